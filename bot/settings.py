@@ -1,0 +1,114 @@
+"""Settings: the config file plus the process environment, as one frozen value.
+
+Nothing here reads ``os.environ`` by itself: the CLI passes the mapping in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from commands.config import Config, ConfigError, Problem, config_from_file, config_from_text
+from commands.config.load import reference_text
+
+DEFAULT_CONFIG = Path("deploybot.yml")
+
+
+class Secret:
+    """A string that does not print itself."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Secrets and endpoint overrides, only ever from the environment (PRODUCT §7)."""
+
+    slack_bot_token: Secret | None = None
+    slack_signing_secret: Secret | None = None
+    slack_app_token: Secret | None = None
+    slack_api_url: str | None = None
+    azure_resource_manager_url: str | None = None
+    azure_authority_host: str | None = None
+    ssl_cert_file: Path | None = None
+    database_url: str | None = None
+    alert_token: Secret | None = None
+
+    @classmethod
+    def from_environ(cls, env: Mapping[str, str]) -> Runtime:
+        def secret(name: str) -> Secret | None:
+            value = env.get(name, "").strip()
+            return Secret(value) if value else None
+
+        def plain(name: str) -> str | None:
+            return env.get(name, "").strip() or None
+
+        cert = plain("SSL_CERT_FILE")
+        api_url = plain("SLACK_API_URL")
+        if api_url and not api_url.endswith("/"):
+            api_url += "/"
+        return cls(
+            slack_bot_token=secret("SLACK_BOT_TOKEN"),
+            slack_signing_secret=secret("SLACK_SIGNING_SECRET"),
+            slack_app_token=secret("SLACK_APP_TOKEN"),
+            slack_api_url=api_url,
+            azure_resource_manager_url=plain("AZURE_RESOURCE_MANAGER_URL"),
+            azure_authority_host=plain("AZURE_AUTHORITY_HOST"),
+            ssl_cert_file=Path(cert) if cert else None,
+            database_url=plain("DEPLOYBOT_DATABASE_URL"),
+            alert_token=secret("DEPLOYBOT_ALERT_TOKEN"),
+        )
+
+    def require(self, *names: str) -> None:
+        """Fail with the variable's name when a mode needs a secret that is not set."""
+        missing = [n for n in names if getattr(self, n.lower()) is None]
+        if missing:
+            raise ConfigError(
+                "environment",
+                [Problem(name, "must be set for this mode") for name in missing],
+            )
+
+
+@dataclass(frozen=True)
+class Settings:
+    config: Config
+    runtime: Runtime = field(default_factory=Runtime)
+    source: str = "built-in reference configuration"
+
+
+def config_path(explicit: str | None, env: Mapping[str, str]) -> Path:
+    return Path(explicit or env.get("DEPLOYBOT_CONFIG") or DEFAULT_CONFIG)
+
+
+def load_settings(
+    explicit: str | None, env: Mapping[str, str], *, allow_reference: bool = False
+) -> Settings:
+    """Load the config named by --config, DEPLOYBOT_CONFIG or ./deploybot.yml.
+
+    With ``allow_reference`` (console, demo) a missing default file means the built-in
+    reference configuration instead of an error.
+    """
+    runtime = Runtime.from_environ(env)
+    path = config_path(explicit, env)
+    chosen = explicit or env.get("DEPLOYBOT_CONFIG")
+    if allow_reference and not chosen and not path.exists():
+        return Settings(config_from_text(reference_text(), "reference.yml"), runtime)
+    return Settings(config_from_file(path), runtime, str(path))
