@@ -1,0 +1,74 @@
+"""``Store``: the database and every repository over it, opened and closed together."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+from storage.approvals import Approvals
+from storage.audit import AuditLog
+from storage.db import Database, Opening
+from storage.deployments import Deployments
+from storage.locks import Locks
+from storage.timeutil import Clock
+
+
+@dataclass(frozen=True)
+class Store:
+    db: Database
+    audit: AuditLog
+    locks: Locks
+    deployments: Deployments
+    approvals: Approvals
+
+    @classmethod
+    def over(
+        cls,
+        db: Database,
+        *,
+        new_id: Callable[[], str] | None = None,
+    ) -> Store:
+        """Repositories over an already open ``db``; ``new_id`` makes ids deterministic."""
+        return cls(
+            db=db,
+            audit=AuditLog(db, new_id=new_id),
+            locks=Locks(db),
+            deployments=Deployments(db, new_id=new_id),
+            approvals=Approvals(db),
+        )
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        clock: Clock | None = None,
+        new_id: Callable[[], str] | None = None,
+        busy_timeout: float = 30.0,
+    ) -> Opening[Store]:
+        """Open the database (upgrading its schema) and build the repositories.
+
+        ``await Store.open(url)`` or ``async with Store.open(url) as store``.
+        """
+
+        async def opener() -> Store:
+            db = await Database.open(url, clock=clock, busy_timeout=busy_timeout)
+            return cls.over(db, new_id=new_id)
+
+        return Opening(opener, Store.close)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -1,0 +1,57 @@
+"""Shared fixtures for the storage tests: a settable clock and stores on real SQLite files."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from storage import Store, default_database_url
+
+START = datetime(2026, 11, 21, 9, 0, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    """A clock that moves only when told to (``tick`` advances it after every read)."""
+
+    def __init__(self, start: datetime = START, tick: timedelta = timedelta(0)) -> None:
+        self.now = start
+        self.tick = tick
+
+    def __call__(self) -> datetime:
+        current = self.now
+        self.now = self.now + self.tick
+        return current
+
+    def advance(self, **delta: float) -> None:
+        self.now = self.now + timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(tick=timedelta(milliseconds=1))
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "deploybot.db"
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return default_database_url(tmp_path)
+
+
+@pytest.fixture
+def ids() -> Callable[[], str]:
+    counter = itertools.count(1)
+    return lambda: f"id-{next(counter):04d}"
+
+
+@pytest.fixture
+async def store(db_url: str, clock: FakeClock, ids: Callable[[], str]) -> AsyncIterator[Store]:
+    async with Store.open(db_url, clock=clock, new_id=ids) as opened:
+        yield opened
