@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+from slack_sdk.signature import Clock, SignatureVerifier
+
+from bot.slackemu import signature, signed_headers
+
+PAYLOADS = Path("/work/shared/payloads")
+
+
+def _vector() -> dict[str, str]:
+    data: dict[str, str] = json.loads((PAYLOADS / "slack-signing-test-vector.json").read_text())
+    return data
+
+
+def test_signature_matches_slacks_published_test_vector() -> None:
+    v = _vector()
+    assert signature(v["signing_secret"], v["timestamp"], v["body"]) == v["x_slack_signature"]
+    assert (
+        signature(v["signing_secret"], int(v["timestamp"]), v["body"].encode())
+        == (v["x_slack_signature"])
+    )
+
+
+def test_signed_headers_are_accepted_by_slack_sdks_verifier() -> None:
+    v = _vector()
+    headers = signed_headers(v["signing_secret"], v["timestamp"], v["body"])
+    verifier = SignatureVerifier(v["signing_secret"], clock=_FixedClock(int(v["timestamp"])))
+    assert verifier.is_valid_request(v["body"], headers)
+    assert headers["Content-Type"] == "application/x-www-form-urlencoded"
+
+
+def test_a_changed_body_or_secret_breaks_the_signature() -> None:
+    v = _vector()
+    good = v["x_slack_signature"]
+    assert signature(v["signing_secret"], v["timestamp"], v["body"] + "x") != good
+    assert signature("other", v["timestamp"], v["body"]) != good
+    assert signature(v["signing_secret"], int(v["timestamp"]) + 1, v["body"]) != good
+
+
+def test_the_vector_body_is_a_slash_command_form() -> None:
+    fields = dict(parse_qsl(_vector()["body"], keep_blank_values=True))
+    assert fields["command"] == "/webhook-collect"
+
+
+class _FixedClock(Clock):
+    def __init__(self, now: int):
+        self._now = now
+
+    def now(self) -> float:
+        return float(self._now)
