@@ -116,15 +116,15 @@ def in_window(freeze: Freeze, now: datetime) -> bool:
         start = datetime.fromisoformat(freeze.start).replace(tzinfo=zone)
         end = datetime.fromisoformat(freeze.end).replace(tzinfo=zone)
         return start <= local < end
-    start, end = _clock(freeze.weekly.start), _clock(freeze.weekly.end)
+    opens_at, closes_at = _clock(freeze.weekly.start), _clock(freeze.weekly.end)
     days = freeze.weekly.days
     # A window whose end is not after its start runs past midnight into the next day.
     for offset in (0, 1):
         day = local.date() - timedelta(days=offset)
         if WEEKDAYS[day.weekday()] not in days:
             continue
-        opens = datetime.combine(day, time(0), zone) + start
-        closes = datetime.combine(day, time(0), zone) + end
+        opens = datetime.combine(day, time(0), zone) + opens_at
+        closes = datetime.combine(day, time(0), zone) + closes_at
         if closes <= opens:
             closes += timedelta(days=1)
         if opens <= local < closes:

@@ -151,6 +151,11 @@ class Database:
                 )
             await connection.run_sync(_run_upgrade)
 
+    async def ping(self) -> None:
+        """Raise if the database cannot answer a trivial query (for /healthz)."""
+        async with self.read() as session:
+            await session.execute(text("SELECT 1"))
+
     async def close(self) -> None:
         """Dispose of the engine's connections. Safe to call twice."""
         if not self._closed:

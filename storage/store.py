@@ -59,6 +59,9 @@ class Store:
 
         return Opening(opener, Store.close)
 
+    async def ping(self) -> None:
+        await self.db.ping()
+
     async def close(self) -> None:
         await self.db.close()
 

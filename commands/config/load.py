@@ -82,7 +82,8 @@ def config_from_file(path: Path) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise ConfigError(str(path), [Problem("", f"cannot read the file ({error.strerror})")])
+        problem = Problem("", f"cannot read the file ({error.strerror})")
+        raise ConfigError(str(path), [problem]) from None
     return config_from_text(text, str(path))
 
 

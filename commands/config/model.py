@@ -17,17 +17,6 @@ from commands.config.durations import Duration
 SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 RESERVED_WORDS = frozenset({"status", "history", "lock", "unlock", "help"})
-HEALTH_CHECKS = (
-    "health",
-    "ready",
-    "live",
-    "database",
-    "redis",
-    "endpoints",
-    "latency",
-    "security_headers",
-    "throughput",
-)
 HealthCheckName = Literal[
     "health",
     "ready",
@@ -39,6 +28,17 @@ HealthCheckName = Literal[
     "security_headers",
     "throughput",
 ]
+HEALTH_CHECKS: tuple[HealthCheckName, ...] = (
+    "health",
+    "ready",
+    "live",
+    "database",
+    "redis",
+    "endpoints",
+    "latency",
+    "security_headers",
+    "throughput",
+)
 Strategy = Literal["bluegreen", "canary"]
 Topology = Literal["slots", "traffic-manager"]
 
@@ -232,8 +232,11 @@ class Weekly(Frozen):
     @classmethod
     def _clock_time(cls, value: str) -> str:
         match = re.fullmatch(r"(\d{1,2}):(\d{2})", value)
-        if not match or int(match[1]) > 24 or int(match[2]) > 59 or (
-            int(match[1]) == 24 and int(match[2]) != 0
+        if (
+            not match
+            or int(match[1]) > 24
+            or int(match[2]) > 59
+            or (int(match[1]) == 24 and int(match[2]) != 0)
         ):
             raise ValueError(f"expected a time of day like 18:00, got {value!r}")
         return value
@@ -296,7 +299,9 @@ class Config(Frozen):
         for env in self.environments.values():
             for word in (env.name, *env.aliases):
                 if not NAME.match(word) or word in RESERVED_WORDS:
-                    raise ValueError(f"environments.{env.name}: {word!r} cannot name an environment")
+                    raise ValueError(
+                        f"environments.{env.name}: {word!r} cannot name an environment"
+                    )
                 if word in seen:
                     raise ValueError(
                         f"environments.{env.name}: {word!r} already names {seen[word]}"

@@ -1,0 +1,138 @@
+"""The deploybot command line: the only place that reads the process environment."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from commands.config import ConfigError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deploybot",
+        description="Slack ChatOps deployments to Azure App Service.",
+    )
+    sub = parser.add_subparsers(dest="mode", required=True, metavar="MODE")
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "--config", help="YAML config (default: $DEPLOYBOT_CONFIG or ./deploybot.yml)"
+        )
+        return p
+
+    console = with_config(
+        sub.add_parser("console", help="Slack and Azure in the terminal (no accounts)")
+    )
+    console.add_argument("--script", type=Path, help="read console lines from FILE and exit")
+    with_config(sub.add_parser("demo", help="a scripted tour that needs no input"))
+    serve = with_config(
+        sub.add_parser("serve", help="HTTP mode: /slack/events, /healthz, /metrics")
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+    socket = with_config(
+        sub.add_parser("socket", help="Socket Mode plus the health/metrics server")
+    )
+    socket.add_argument("--host", default="127.0.0.1")
+    socket.add_argument("--port", type=int, default=3000)
+    sandbox = sub.add_parser("sandbox", help="the local Azure sandbox alone")
+    sandbox.add_argument("--port", type=int, default=0, help="ARM HTTPS port (default: any free)")
+    sandbox.add_argument("--env-file", type=Path, help="write AZURE_* variables to this file")
+    sandbox.add_argument("--config-out", type=Path, help="write a deploybot.yml for the sandbox")
+    check = with_config(sub.add_parser("check", help="validate the config and print a summary"))
+    check.add_argument(
+        "--live", action="store_true", help="also check Azure resources and Slack auth"
+    )
+    audit = sub.add_parser("audit", help="verify or export the audit log")
+    audit_sub = audit.add_subparsers(dest="audit_mode", required=True, metavar="ACTION")
+    audit_sub.add_parser("verify", help="check the hash chain; exit 1 at the first broken row")
+    export = audit_sub.add_parser("export", help="write the log as JSON lines or CSV")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--since", help="ISO-8601 time, e.g. 2026-11-01T00:00:00Z")
+    export.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    env = dict(os.environ)
+    logging.basicConfig(
+        level=env.get("DEPLOYBOT_LOG_LEVEL", "WARNING").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return run(args, env, sys.stdout)
+    except ConfigError as error:
+        print(f"deploybot: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def run(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
+    from bot.settings import load_settings
+
+    mode = args.mode
+    if mode == "check":
+        from bot.cli.check import check
+
+        return check(load_settings(args.config, env), out, live=args.live)
+    if mode == "audit":
+        from bot.cli.audit import export, verify
+
+        url = _database_url(env)
+        if args.audit_mode == "verify":
+            return asyncio.run(verify(url, out))
+        since = _since(args.since)
+        return asyncio.run(export(url, args.format, since, args.output, out))
+    if mode == "serve":
+        from bot.cli.serve import serve
+
+        settings = load_settings(args.config, env)
+        settings.runtime.require("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
+        return asyncio.run(serve(settings, args.host, args.port))
+    if mode == "socket":
+        from bot.cli.serve import socket_mode
+
+        settings = load_settings(args.config, env)
+        settings.runtime.require("SLACK_APP_TOKEN", "SLACK_BOT_TOKEN")
+        return asyncio.run(socket_mode(settings, args.host, args.port))
+    if mode == "sandbox":
+        from commands.platform.sandbox.cli import main as sandbox_main
+
+        return sandbox_main(args.port, args.env_file, args.config_out, out)
+    if mode in ("console", "demo"):
+        from bot.console.cli import console, demo
+
+        settings = load_settings(args.config, env, allow_reference=True)
+        if mode == "demo":
+            return demo(settings, out)
+        return console(settings, out, script=args.script)
+    raise AssertionError(mode)
+
+
+def _database_url(env: dict[str, str]) -> str:
+    from storage import default_database_url
+
+    return env.get("DEPLOYBOT_DATABASE_URL") or default_database_url(Path.cwd())
+
+
+def _since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise SystemExit(f"deploybot: --since {text!r} is not an ISO-8601 time") from None
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

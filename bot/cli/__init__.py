@@ -1,0 +1,1 @@
+"""Entry points of the deploybot modes, called by bot.__main__."""

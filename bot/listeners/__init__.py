@@ -1,0 +1,1 @@
+"""Thin Bolt listeners: acknowledge, parse, hand to commands/, render the answer."""

@@ -1,0 +1,1 @@
+"""Pure rendering: results and job state → Slack text and Block Kit."""

@@ -1,0 +1,30 @@
+"""Everything the Slack edge needs, built once by the entry point and passed down."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.directory import Directory
+from bot.metrics import Metrics
+from commands.desk import Desk
+from storage import Store
+
+
+def short_reference() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+@dataclass
+class Services:
+    store: Store
+    slack: AsyncWebClient
+    desk: Desk
+    directory: Directory
+    clock: Callable[[], datetime]
+    metrics: Metrics = field(default_factory=Metrics)
+    new_reference: Callable[[], str] = short_reference

@@ -1,0 +1,81 @@
+"""The HTTP server: /slack/events, /healthz and /metrics, as one Starlette app."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+MAX_BODY = 1_000_000
+
+
+def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -> Starlette:
+    """``signing_secret`` None means requests are not verified (only for local emulators)."""
+    metrics = services.metrics
+    # Bolt parses the body before it checks the signature, so a forged, malformed body would
+    # become a 500 inside Bolt: check the signature here first.
+    verifier = SignatureVerifier(signing_secret) if signing_secret else None
+
+    async def slack_events(request: Request) -> Response:
+        started = time.perf_counter()
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            metrics.slack_requests.labels("too_large").inc()
+            return PlainTextResponse("request too large", status_code=413)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            metrics.slack_requests.labels("bad_request").inc()
+            return PlainTextResponse("body is not UTF-8", status_code=400)
+        if verifier and not verifier.is_valid_request(body, dict(request.headers)):
+            metrics.slack_requests.labels("unauthorized").inc()
+            return PlainTextResponse("invalid request signature or timestamp", status_code=401)
+        try:
+            bolt_request = AsyncBoltRequest(
+                body=text,
+                query=dict(request.query_params),
+                headers={k: [v] for k, v in request.headers.items()},
+            )
+        except ValueError:
+            metrics.slack_requests.labels("bad_request").inc()
+            return PlainTextResponse("malformed request body", status_code=400)
+        bolt_response = await bolt.async_dispatch(bolt_request)
+        outcome = {200: "ok", 401: "unauthorized"}.get(
+            bolt_response.status, str(bolt_response.status)
+        )
+        metrics.slack_requests.labels(outcome).inc()
+        metrics.request_seconds.observe(time.perf_counter() - started)
+        return Response(
+            content=bolt_response.body,
+            status_code=bolt_response.status,
+            headers=bolt_response.first_headers_without_set_cookie(),
+        )
+
+    async def healthz(_: Request) -> Response:
+        try:
+            await services.store.ping()
+        except Exception as error:
+            log.warning("health check: database unavailable: %s", error)
+            return JSONResponse({"status": "unhealthy", "database": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    async def prometheus(_: Request) -> Response:
+        return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")
+
+    return Starlette(
+        routes=[
+            Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", prometheus, methods=["GET"]),
+        ]
+    )

@@ -1,0 +1,161 @@
+"""The desk answers the read-only and lock commands, auditing every decision it makes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from commands import policy
+from commands.config.model import Config, Environment
+from commands.results import (
+    AlreadyLocked,
+    EnvironmentStatus,
+    History,
+    HistoryEntry,
+    Locked,
+    LockInfo,
+    NotLocked,
+    Refused,
+    Unlocked,
+)
+from storage import Lock, LockHeld, Store
+
+Clock = Callable[[], datetime]
+FINISHED = "deployment.finished"
+
+
+class Desk:
+    def __init__(self, config: Config, store: Store, clock: Clock) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+
+    async def record(
+        self,
+        actor: str,
+        action: str,
+        *,
+        environment: str | None = None,
+        deployment_id: str | None = None,
+        **details: Any,
+    ) -> None:
+        await self.store.audit.append(
+            actor, action, environment=environment, deployment_id=deployment_id, details=details
+        )
+
+    async def status(self, name: str | None) -> list[EnvironmentStatus]:
+        envs = [self.config.environments[name]] if name else list(self.config.environments.values())
+        locks = {lock.environment: lock for lock in await self.store.locks.all()}
+        unfinished = {d.environment: d for d in await self.store.deployments.unfinished()}
+        now = self.clock()
+        out = []
+        for env in envs:
+            lock = locks.get(env.name)
+            job = unfinished.get(env.name)
+            freeze = policy.active_freeze(self.config, env.name, now)
+            out.append(
+                EnvironmentStatus(
+                    name=env.name,
+                    aliases=env.aliases,
+                    topology=env.topology,
+                    strategy=env.strategy,
+                    live_version=await self._last_live_version(env),
+                    lock=_lock_info(lock) if lock else None,
+                    job=f"{job.kind} {job.version} ({job.state})" if job else None,
+                    approvals_required=env.approvals.required,
+                    freeze=freeze.name if freeze else None,
+                )
+            )
+        return out
+
+    async def _last_live_version(self, env: Environment) -> str | None:
+        events = await self.store.audit.query(environment=env.name, actions=[FINISHED], limit=20)
+        for event in events:
+            if event.details.get("outcome") in ("succeeded", "rolled_back"):
+                live = event.details.get("live_version")
+                return str(live) if live else None
+        return None
+
+    async def history(self, name: str | None, limit: int) -> History:
+        events = await self.store.audit.query(environment=name, actions=[FINISHED], limit=limit)
+        entries = tuple(
+            HistoryEntry(
+                at=event.at,
+                environment=event.environment or "?",
+                deployment_id=event.deployment_id,
+                requested_by=str(event.details.get("requested_by", event.actor)),
+                kind=str(event.details.get("kind", "deploy")),
+                from_version=_text(event.details.get("from_version")),
+                to_version=_text(event.details.get("to_version")),
+                strategy=_text(event.details.get("strategy")),
+                outcome=str(event.details.get("outcome", "?")),
+                duration_s=_number(event.details.get("duration_s")),
+            )
+            for event in events
+        )
+        return History(name, entries)
+
+    async def lock(
+        self,
+        actor: str,
+        name: str,
+        reason: str | None,
+        groups: Mapping[str, frozenset[str]],
+    ) -> Locked | AlreadyLocked | Refused:
+        env = self.config.environments[name]
+        decision = policy.may_operate(self.config, env, actor, groups)
+        if not decision.allowed:
+            await self.record(actor, "lock.refused", environment=name, reason=decision.reason)
+            return Refused(decision.reason, decision.ask)
+        result = await self.store.locks.acquire(name, actor, kind="manual", reason=reason)
+        if isinstance(result, LockHeld):
+            info = _lock_info(result.current)
+            await self.record(
+                actor, "lock.refused", environment=name, reason="already locked", holder=info.holder
+            )
+            return AlreadyLocked(info)
+        info = _lock_info(result)
+        await self.record(actor, "lock.acquired", environment=name, reason=reason)
+        return Locked(info)
+
+    async def unlock(
+        self, actor: str, name: str, groups: Mapping[str, frozenset[str]]
+    ) -> Unlocked | NotLocked | Refused:
+        env = self.config.environments[name]
+        decision = policy.may_operate(self.config, env, actor, groups)
+        if not decision.allowed:
+            await self.record(actor, "unlock.refused", environment=name, reason=decision.reason)
+            return Refused(decision.reason, decision.ask)
+        current = await self.store.locks.get(name)
+        if current is None:
+            return NotLocked(name)
+        info = _lock_info(current)
+        if info.kind != "manual":
+            reason = (
+                f"{name} is held by a running job ({info.deployment_id}); abort the job instead"
+            )
+            await self.record(actor, "unlock.refused", environment=name, reason=reason)
+            return Refused(reason)
+        await self.store.locks.release(name, kind="manual")
+        await self.record(actor, "lock.released", environment=name, holder=info.holder)
+        return Unlocked(name, info)
+
+
+def _lock_info(lock: Lock) -> LockInfo:
+    return LockInfo(
+        environment=lock.environment,
+        holder=lock.holder,
+        kind=lock.kind,
+        reason=lock.reason,
+        since=lock.acquired_at,
+        deployment_id=lock.deployment_id,
+    )
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None

@@ -1,0 +1,165 @@
+"""The real Bolt app over HTTP, driven by signed requests from the workspace emulator."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.slackemu import SendOptions
+
+from .conftest import Edge
+
+
+async def test_signed_help_answers_fast(edge: Edge) -> None:
+    delivery = await edge.emu.user("U0ALICE").command("/deploy help", channel="#deploys")
+    assert delivery.status == 200
+    assert delivery.elapsed < 3.0
+    answer = await edge.ws.wait_for_ephemeral("U0ALICE", "ships versions to Azure")
+    assert "/rollback <env>" in answer.text
+    assert "prod (production)" in answer.text
+
+
+async def test_bad_signature_is_refused_and_nothing_runs(edge: Edge) -> None:
+    alice = edge.emu.user("U0ALICE")
+    delivery = await alice.command(
+        "/deploy help", channel="#deploys", options=SendOptions(bad_signature=True)
+    )
+    assert delivery.status == 401
+    unsigned = await alice.command(
+        "/deploy help", channel="#deploys", options=SendOptions(unsigned=True)
+    )
+    assert unsigned.status == 401
+    assert not edge.ws.ephemerals(user="U0ALICE") or all(
+        "ships versions" not in e.text for e in edge.ws.ephemerals(user="U0ALICE")
+    )
+    assert await edge.services.store.audit.query(actions=["command.received"]) == []
+
+
+async def test_stale_timestamp_is_refused(edge: Edge) -> None:
+    import time
+
+    stale = SendOptions(timestamp=int(time.time()) - 6 * 60)
+    delivery = await edge.emu.user("U0ALICE").command(
+        "/deploy help", channel="#deploys", options=stale
+    )
+    assert delivery.status == 401
+
+
+async def test_status_lists_every_configured_environment(edge: Edge) -> None:
+    await edge.emu.user("U0DAVE").command("/deploy status", channel="#deploys")
+    answer = await edge.ws.wait_for_ephemeral("U0DAVE", "Environments")
+    for name in ("dev", "staging", "prod"):
+        assert f"{name}  live" in answer.text or f"*{name}*" in answer.text
+    assert "2 approval(s) needed" in answer.text
+
+
+async def test_nonsense_gets_usage_never_a_500(edge: Edge) -> None:
+    alice = edge.emu.user("U0ALICE")
+    for text in (
+        "prd v1.2.0",
+        "prod",
+        "%%% ☃ \x00",
+        'prod v1 --reason "x',
+        "lock",
+        "history --limit x",
+    ):
+        delivery = await alice.command("/deploy", text, channel="#deploys")
+        assert delivery.status == 200, text
+    usage = edge.ws.ephemerals(user="U0ALICE")
+    assert len(usage) == 6
+    assert all("I didn't understand" in e.text and "/deploy" in e.text for e in usage)
+    refusals = await edge.services.store.audit.query(actions=["command.refused"])
+    assert len(refusals) == 6
+
+
+async def test_channel_mention_in_a_version_is_posted_escaped(edge: Edge) -> None:
+    await edge.emu.user("U0ALICE").command("/deploy", "prod <!channel>", channel="#deploys")
+    answer = await edge.ws.wait_for_ephemeral("U0ALICE", "not a version")
+    posted = edge.ws.response_posts[-1].payload
+    assert "<!channel>" not in str(posted)
+    assert "&lt;!channel&gt;" in answer.text
+
+
+async def test_deploy_request_is_understood_and_audited(edge: Edge) -> None:
+    await edge.emu.user("U0ALICE").command(
+        "/deploy", 'production v1.2.0 --dry-run --reason "ship it"', channel="#deploys"
+    )
+    answer = await edge.ws.wait_for_ephemeral("U0ALICE", "Understood")
+    assert "`v1.2.0` to *prod* with bluegreen (dry run)" in answer.text
+    rows = await edge.services.store.audit.query(actions=["command.understood"])
+    assert rows[0].details["version"] == "v1.2.0"
+    assert rows[0].environment == "prod"
+
+
+async def test_lock_unlock_and_refusals(edge: Edge) -> None:
+    alice, bob, dave = (edge.emu.user(u) for u in ("U0ALICE", "U0BOB", "U0DAVE"))
+    await alice.command("/deploy lock prod db migration", channel="#deploys")
+    assert (
+        "prod is locked: db migration"
+        in (await edge.ws.wait_for_ephemeral("U0ALICE", "locked")).text
+    )
+    await bob.command("/deploy lock prod", channel="#deploys")
+    held = await edge.ws.wait_for_ephemeral("U0BOB", "already locked")
+    assert "held by <@U0ALICE>" in held.text and "db migration" in held.text
+    await dave.command("/deploy unlock prod", channel="#deploys")
+    refused = await edge.ws.wait_for_ephemeral("U0DAVE", "Sorry")
+    assert "you can't change prod" in refused.text and "<@U0BOB>" in refused.text
+    await edge.emu.user("U0DAVE").command("/deploy status prod", channel="#deploys")
+    status = await edge.ws.wait_for_ephemeral("U0DAVE", "Environments")
+    assert "db migration" in status.text
+    await bob.command("/deploy unlock prod", channel="#deploys")
+    await edge.ws.wait_for_ephemeral("U0BOB", "unlocked")
+    actions = [e.action for e in await edge.services.store.audit.query(newest_first=False)]
+    assert actions.count("lock.acquired") == 1
+    assert actions.count("lock.refused") == 1
+    assert actions.count("unlock.refused") == 1
+    assert actions.count("lock.released") == 1
+    assert (await edge.services.store.audit.verify()).ok
+
+
+async def test_history_is_empty_before_any_deployment(edge: Edge) -> None:
+    await edge.emu.user("U0ALICE").command("/deploy history prod", channel="#deploys")
+    assert (
+        "No deployments yet for prod"
+        in (await edge.ws.wait_for_ephemeral("U0ALICE", "No deployments")).text
+    )
+
+
+async def test_healthz_and_metrics(edge: Edge) -> None:
+    await edge.emu.user("U0ALICE").command("/deploy help", channel="#deploys")
+    async with httpx.AsyncClient(base_url=edge.url) as http:
+        health = await http.get("/healthz")
+        assert health.status_code == 200
+        assert health.json() == {"status": "ok", "database": "ok"}
+        metrics = (await http.get("/metrics")).text
+        assert 'deploybot_commands_total{command="/deploy",outcome="answered"} 1.0' in metrics
+        assert 'deploybot_slack_requests_total{outcome="ok"}' in metrics
+
+
+async def test_garbage_bodies_never_500(edge: Edge) -> None:
+    async with httpx.AsyncClient(base_url=edge.url) as http:
+        for body in (b"\xff\xfe\x00", b"payload=%7Bnot-json", b"", b"command=/deploy"):
+            response = await http.post("/slack/events", content=body)
+            assert response.status_code in (400, 401), body
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(max_size=80))
+async def test_any_text_gets_an_answer(edge: Edge, text: str) -> None:
+    delivery = await edge.emu.user("U0ALICE").command("/deploy", text, channel="#deploys")
+    assert delivery.status == 200
+
+
+@pytest.mark.parametrize("command", ["/canary", "/rollback"])
+async def test_other_commands_are_registered(edge: Edge, command: str) -> None:
+    await edge.emu.user("U0ALICE").command(command, "prod v1.2.0", channel="#deploys")
+    assert "Understood" in (await edge.ws.wait_for_ephemeral("U0ALICE", "Understood")).text
+
+
+async def test_signed_but_malformed_interaction_is_a_400(edge: Edge) -> None:
+    delivery = await edge.emu.user("U0ALICE").send_raw("payload=%7Bnot-json")
+    assert delivery.status == 400
