@@ -45,7 +45,7 @@ def help_message(config: Config) -> Message:
         env.name + (f" ({', '.join(env.aliases)})" if env.aliases else "")
         for env in config.environments.values()
     )
-    text = f"{HELP}\nEnvironments: {escape(envs)}"
+    text = f"{escape(HELP)}\nEnvironments: {escape(envs)}"
     return message(text, [section(text)])
 
 

@@ -17,7 +17,7 @@ async def test_signed_help_answers_fast(edge: Edge) -> None:
     assert delivery.status == 200
     assert delivery.elapsed < 3.0
     answer = await edge.ws.wait_for_ephemeral("U0ALICE", "ships versions to Azure")
-    assert "/rollback <env>" in answer.text
+    assert "/rollback &lt;env&gt;" in answer.text
     assert "prod (production)" in answer.text
 
 
@@ -163,3 +163,10 @@ async def test_other_commands_are_registered(edge: Edge, command: str) -> None:
 async def test_signed_but_malformed_interaction_is_a_400(edge: Edge) -> None:
     delivery = await edge.emu.user("U0ALICE").send_raw("payload=%7Bnot-json")
     assert delivery.status == 400
+
+
+async def test_help_placeholders_are_escaped_not_links(edge: Edge) -> None:
+    await edge.emu.user("U0ALICE").command("/deploy help", channel="#deploys")
+    answer = await edge.ws.wait_for_ephemeral("U0ALICE", "ships versions")
+    assert "&lt;env&gt;" in answer.text
+    assert "<env>" not in answer.text

@@ -1,0 +1,1 @@
+"""`deploybot console` and `deploybot demo`: the whole product in a terminal."""

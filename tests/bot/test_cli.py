@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def deploybot(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def test_check_summarises_a_good_config(tmp_path: Path) -> None:
+    result = deploybot("check", "--config", str(ROOT / "deploybot.example.yml"), cwd=tmp_path)
+    assert result.returncode == 0
+    assert "OK — 3 environment(s)" in result.stdout
+    assert (
+        "approvals: 2 of U0BOB, U0CAROL; self-approval not allowed; expire after 30m"
+        in result.stdout
+    )
+    assert "Traffic Manager virtualqueue-production-tm" in result.stdout
+
+
+def test_a_bad_config_names_file_key_and_expectation_without_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "deploybot.yml"
+    bad.write_text(
+        (ROOT / "deploybot.example.yml").read_text().replace("required: 2 ", "required: lots ")
+    )
+    result = deploybot("check", cwd=tmp_path)  # ./deploybot.yml is the default
+    assert result.returncode == 2
+    assert f"{bad.name}: invalid configuration" in result.stderr
+    assert "environments.prod.approvals.required" in result.stderr
+    assert "Traceback" not in result.stderr
+    missing = deploybot("check", cwd=tmp_path, env={"DEPLOYBOT_CONFIG": str(tmp_path / "nope.yml")})
+    assert missing.returncode == 2
+    assert "cannot read the file" in missing.stderr
+
+
+def test_serve_refuses_to_start_without_secrets(tmp_path: Path) -> None:
+    result = deploybot(
+        "serve",
+        "--config",
+        str(ROOT / "deploybot.example.yml"),
+        cwd=tmp_path,
+        env={"SLACK_SIGNING_SECRET": "", "SLACK_BOT_TOKEN": ""},
+    )
+    assert result.returncode == 2
+    assert "SLACK_SIGNING_SECRET: must be set for this mode" in result.stderr
+
+
+def test_audit_verify_and_export_after_a_console_session(tmp_path: Path) -> None:
+    script = tmp_path / "s.txt"
+    script.write_text("/deploy lock prod test\n/deploy unlock prod\n/deploy nonsense\n")
+    env = {"DEPLOYBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}"}
+    assert deploybot("console", "--script", str(script), cwd=tmp_path, env=env).returncode == 0
+    verified = deploybot("audit", "verify", cwd=tmp_path, env=env)
+    assert verified.returncode == 0, verified.stderr
+    assert "audit log intact" in verified.stdout
+    exported = deploybot("audit", "export", "--format", "jsonl", cwd=tmp_path, env=env)
+    rows = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert [r["action"] for r in rows][:3] == [
+        "command.received",
+        "lock.acquired",
+        "command.received",
+    ]
+    csv_out = tmp_path / "audit.csv"
+    assert (
+        deploybot(
+            "audit", "export", "--format", "csv", "--output", str(csv_out), cwd=tmp_path, env=env
+        ).returncode
+        == 0
+    )
+    assert csv_out.read_text().startswith("seq,id,at,actor,action")
+    with sqlite3.connect(tmp_path / "audit.db") as raw:
+        raw.execute("UPDATE audit_events SET actor = 'U0MALLORY' WHERE seq = 2")
+    broken = deploybot("audit", "verify", cwd=tmp_path, env=env)
+    assert broken.returncode == 1
+    assert "BROKEN at row 2" in broken.stderr
+
+
+def test_since_must_be_a_time(capsys: object) -> None:
+    out = io.StringIO()
+    try:
+        main(["audit", "export", "--since", "yesterday"])
+    except SystemExit as stop:
+        out.write(str(stop))
+    assert "is not an ISO-8601 time" in out.getvalue()
