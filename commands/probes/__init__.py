@@ -1,0 +1,1 @@
+"""Health checks (over HTTP) and metric readers (Prometheus, /metrics scrape, Azure Monitor)."""
