@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 
 import uvicorn
 
@@ -14,7 +15,13 @@ from bot.web import create_web
 
 def _server(web: object, host: str, port: int) -> uvicorn.Server:
     config = uvicorn.Config(web, host=host, port=port, log_level="warning", lifespan="off")  # type: ignore[arg-type]
-    return uvicorn.Server(config)
+    server = uvicorn.Server(config)
+    # uvicorn re-raises SIGINT/SIGTERM after its own shutdown, which would kill the process
+    # before our services close; route the signals to a graceful exit instead.
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, server.handle_exit, sig, None)
+    return server
 
 
 def _secret(settings: Settings) -> str | None:

@@ -1,5 +1,8 @@
 """A person in the workspace: sends the app signed requests exactly as Slack would.
 
+Over the app's Request URL, or as Socket Mode envelopes when the emulator has an app-level
+token and no Request URL.
+
 ``alice = emu.user("alice")`` then ``await alice.command("/deploy prod v1.2.0",
 channel="#deploys")``, ``await alice.click(card, "Approve")``, ``await alice.submit_view(...)``.
 """
@@ -19,6 +22,7 @@ from .interactions import ResponseTarget
 from .model import Ephemeral, JsonDict, Message, User, View
 from .payloads import block_actions_payload, slash_command_form, view_submission_payload
 from .response_url import apply_message_payload
+from .socket_mode import deliver_envelope
 from .transport import Delivery, DeliveryKind, SendOptions, deliver, slack_headers
 from .view_response import apply_view_response
 
@@ -259,9 +263,15 @@ class SlackUserAgent:
         trigger_id: str | None,
     ) -> Delivery:
         url = self.emulator.request_url
+        opts = options or SendOptions()
+        if not url and self.emulator.socket_mode.enabled:
+            return await deliver_envelope(
+                self.emulator.socket_mode, kind=kind, payload=payload, options=opts,
+                ack_timeout=self.ack_timeout, trigger_id=trigger_id, target=target,
+                response_url=self.emulator.response_url(target) if target else None,
+            )  # fmt: skip
         if not url:
             raise UsageError("the emulator has no request URL: call emu.connect_app(url) first")
-        opts = options or SendOptions()
         timestamp = opts.timestamp if opts.timestamp is not None else int(self._clock())
         return await deliver(
             self.emulator.http,

@@ -10,7 +10,7 @@ import json
 import logging
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
 from aiohttp import web
@@ -23,12 +23,15 @@ from .interactions import Interactions, ResponseTarget
 from .model import ApiCall, JsonDict, ResponsePost
 from .params import Params, parse_body
 from .response_url import post_to_response_url
+from .socket_mode import SocketMode
 from .workspace import Workspace
 
 if TYPE_CHECKING:
     from .actor import SlackUserAgent
 
 log = logging.getLogger(__name__)
+
+APP_LEVEL_METHODS = frozenset({"apps.connections.open"})  # called with the xapp- token
 
 
 def method_table() -> dict[str, Handler]:
@@ -52,6 +55,7 @@ class SlackEmulator:
         signing_secret: str = "emulator-signing-secret",
         request_url: str | None = None,
         verification_token: str = "emulator-verification-token",
+        app_token: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ):
@@ -63,9 +67,11 @@ class SlackEmulator:
         self.request_url = request_url
         self.verification_token = verification_token
         self.interactions = Interactions(workspace.clock)
+        self.socket_mode = SocketMode(app_token, app_id=workspace.app_id)
         self._host = host
         self._port = port
         self._methods = method_table()
+        self._methods["apps.connections.open"] = self._connections_open
         self._faults: dict[str, collections.deque[_Fault]] = collections.defaultdict(
             collections.deque
         )
@@ -82,15 +88,21 @@ class SlackEmulator:
         bot_token: str = "xoxb-emulator-token",
         signing_secret: str = "emulator-signing-secret",
         request_url: str | None = None,
+        app_token: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> SlackEmulator:
-        """``async with SlackEmulator.start(ws, bot_token=...) as emu``: serves inside the block."""
+        """``async with SlackEmulator.start(ws, bot_token=...) as emu``: serves inside the block.
+
+        With ``app_token`` ("xapp-…") the app may connect in Socket Mode; users' requests then
+        travel over its socket whenever no request URL is set.
+        """
         return cls(
             workspace,
             bot_token=bot_token,
             signing_secret=signing_secret,
             request_url=request_url,
+            app_token=app_token,
             host=host,
             port=port,
         )
@@ -113,6 +125,7 @@ class SlackEmulator:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{target:.+}", self._response_url)
+        app.router.add_get("/socket/{ticket}", self.socket_mode.handle)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port)
@@ -132,6 +145,7 @@ class SlackEmulator:
         if session is not None:
             await session.close()
         if runner is not None:
+            await self.socket_mode.close()
             await runner.cleanup()
 
     # -- what callers use ----------------------------------------------------------------
@@ -145,6 +159,18 @@ class SlackEmulator:
     def api_url(self) -> str:
         """For ``AsyncWebClient(base_url=...)``: ends with a slash, like https://slack.com/api/."""
         return self.base_url + "api/"
+
+    @property
+    def ws_url(self) -> str:
+        """The same server as ``base_url``, for WebSocket (Socket Mode) connections."""
+        return "ws://" + self.base_url.removeprefix("http://")
+
+    @property
+    def delivery_mode(self) -> Literal["http", "socket"] | None:
+        """How users' requests reach the app: its Request URL first, else Socket Mode."""
+        if self.request_url:
+            return "http"
+        return "socket" if self.socket_mode.enabled else None
 
     @property
     def http(self) -> aiohttp.ClientSession:
@@ -191,6 +217,9 @@ class SlackEmulator:
                 return self._faults[key].popleft()
         return None
 
+    def _connections_open(self, context: CallContext, params: Params) -> JsonDict:
+        return self.socket_mode.connections_open(self.ws_url)
+
     # -- HTTP handlers -------------------------------------------------------------------
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -207,7 +236,7 @@ class SlackEmulator:
             return self._answer(
                 method, data, {"ok": False, "error": "unknown_method", "req_method": method}
             )
-        auth_error = self._auth_error(request, data)
+        auth_error = self._auth_error(request, data, method)
         if auth_error:
             return self._answer(method, data, {"ok": False, "error": auth_error})
         fault = self._take_fault(method)
@@ -227,15 +256,22 @@ class SlackEmulator:
             return self._answer(method, data, {"ok": False, "error": "internal_error"}, status=500)
         return self._answer(method, data, result)
 
-    def _auth_error(self, request: web.Request, data: JsonDict) -> str | None:
+    def _auth_error(self, request: web.Request, data: JsonDict, method: str) -> str | None:
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-        if not token:  # Slack ignores a token inside a JSON body
+        app_level = method in APP_LEVEL_METHODS  # its token only counts in the header
+        if not token and not app_level:  # Slack ignores a token inside a JSON body
             json_body = request.content_type.startswith("application/json")
             token = str((request.query if json_body else data).get("token") or "")
+        expected: str | None = self.bot_token
+        other = self.socket_mode.app_token
+        if app_level:
+            expected, other = other, expected
         if not token:
             return "not_authed"
-        return None if token == self.bot_token else "invalid_auth"
+        if token == expected:
+            return None
+        return "not_allowed_token_type" if token == other else "invalid_auth"
 
     def _answer(
         self,
