@@ -26,7 +26,7 @@ MAX_REASON = 300
 MAX_HISTORY = 100
 
 DEPLOY_USAGE = (
-    "/deploy <env> <version> [bluegreen|canary] [--dry-run] [--force] [--reason \"text\"]\n"
+    '/deploy <env> <version> [bluegreen|canary] [--dry-run] [--force] [--reason "text"]\n'
     "/deploy status [env]\n"
     "/deploy history [env] [--limit N]\n"
     "/deploy lock <env> [reason]\n"
@@ -34,9 +34,9 @@ DEPLOY_USAGE = (
     "/deploy help"
 )
 CANARY_USAGE = (
-    "/canary <env> <version> [--stages 5,25,50,100] [--dry-run] [--force] [--reason \"text\"]"
+    '/canary <env> <version> [--stages 5,25,50,100] [--dry-run] [--force] [--reason "text"]'
 )
-ROLLBACK_USAGE = "/rollback <env> [version] [--reason \"text\"]"
+ROLLBACK_USAGE = '/rollback <env> [version] [--reason "text"]'
 USAGE = {"/deploy": DEPLOY_USAGE, "/canary": CANARY_USAGE, "/rollback": ROLLBACK_USAGE}
 STRATEGIES: dict[str, Strategy] = {
     "bluegreen": "bluegreen",

@@ -67,10 +67,18 @@ def test_each_problem_names_the_key_and_what_was_expected() -> None:
 
 
 def test_cross_references_are_checked() -> None:
-    assert any("'admins' is neither a role" in p for p in broken("approvers: [leads]", "approvers: [admins]"))
-    assert any("unknown environment 'qa'" in p for p in broken("environments: [prod]", "environments: [qa]"))
+    assert any(
+        "'admins' is neither a role" in p
+        for p in broken("approvers: [leads]", "approvers: [admins]")
+    )
+    assert any(
+        "unknown environment 'qa'" in p
+        for p in broken("environments: [prod]", "environments: [qa]")
+    )
     assert any("'prod' already names" in p for p in broken("aliases: [stg]", "aliases: [prod]"))
-    assert any("unknown time zone" in p for p in broken("timezone: Europe/London", "timezone: Mars/Base"))
+    assert any(
+        "unknown time zone" in p for p in broken("timezone: Europe/London", "timezone: Mars/Base")
+    )
     assert any("{version}" in p for p in broken("/{version}.zip", "/latest.zip"))
 
 

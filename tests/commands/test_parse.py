@@ -17,9 +17,7 @@ from commands.requests import (
     UsageError,
 )
 
-ENVS = environment_words(
-    {"dev": ("development",), "staging": ("stg",), "prod": ("production",)}
-)
+ENVS = environment_words({"dev": ("development",), "staging": ("stg",), "prod": ("production",)})
 
 
 def ok(command: str, text: str) -> Request:
@@ -133,16 +131,39 @@ def test_long_reason_is_refused() -> None:
 )
 def test_parser_only_returns_a_request_or_a_usage_error(command: str, text: str) -> None:
     result = parse(command, text, ENVS)
-    assert isinstance(result, Help | Status | History | Lock | Unlock | Deploy | Rollback | UsageError)
+    assert isinstance(
+        result, Help | Status | History | Lock | Unlock | Deploy | Rollback | UsageError
+    )
 
 
 WORDS = st.sampled_from(
-    ["prod", "stg", "v1.2.0", "canary", "--dry-run", "--force", "--reason", "--limit", "status",
-     "history", "lock", "unlock", '"', "<!channel>", "--stages", "5,25", "help", "=", "bluegreen"]
+    [
+        "prod",
+        "stg",
+        "v1.2.0",
+        "canary",
+        "--dry-run",
+        "--force",
+        "--reason",
+        "--limit",
+        "status",
+        "history",
+        "lock",
+        "unlock",
+        '"',
+        "<!channel>",
+        "--stages",
+        "5,25",
+        "help",
+        "=",
+        "bluegreen",
+    ]
 )
 
 
-@given(command=st.sampled_from(["/deploy", "/canary", "/rollback"]), words=st.lists(WORDS, max_size=8))
+@given(
+    command=st.sampled_from(["/deploy", "/canary", "/rollback"]), words=st.lists(WORDS, max_size=8)
+)
 def test_parser_on_command_like_input(command: str, words: list[str]) -> None:
     result = parse(command, " ".join(words), ENVS)
     if isinstance(result, Deploy | Rollback) and result.version is not None:
