@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.listeners import commands
+from bot.listeners import actions, commands
 from bot.services import Services
 from bot.settings import Settings
 
@@ -20,4 +20,5 @@ def create_app(
         process_before_response=process_before_response,
     )
     commands.register(app, settings, services)
+    actions.register(app, settings, services)
     return app

@@ -11,7 +11,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.directory import Directory
 from bot.metrics import Metrics
+from commands.deploys import Deploys
 from commands.desk import Desk
+from commands.runner import Runner
 from storage import Store
 
 
@@ -26,5 +28,7 @@ class Services:
     desk: Desk
     directory: Directory
     clock: Callable[[], datetime]
+    deploys: Deploys | None = None
+    runner: Runner | None = None
     metrics: Metrics = field(default_factory=Metrics)
     new_reference: Callable[[], str] = short_reference

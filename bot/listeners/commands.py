@@ -8,10 +8,13 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.render import answers
+from bot.render import deploys as rendering
 from bot.services import Services
 from bot.settings import Settings
 from commands import policy
+from commands.deploys import ConfirmRollback
 from commands.parse import environment_words, parse
+from commands.plan import Plan
 from commands.requests import Deploy, Help, History, Lock, Rollback, Status, Unlock, UsageError
 from commands.results import AlreadyLocked, Locked, NotLocked, Refused, Unlocked
 
@@ -37,7 +40,8 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
                 channel=command.get("channel_id"),
                 trigger_id=command.get("trigger_id"),
             )
-            answer = await _answer(parse(name, text, words), user, name, text)
+            request = parse(name, text, words)
+            answer = await _answer(request, user, name, text, str(command.get("trigger_id", "")))
             services.metrics.commands.labels(name, "answered").inc()
         except Exception:
             reference = services.new_reference()
@@ -46,7 +50,15 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
             answer = answers.error_reference(reference)
         await respond(**answer)
 
-    async def _answer(request: object, user: str, name: str, text: str) -> dict[str, Any]:
+    async def groups_for(environment: str) -> dict[str, frozenset[str]]:
+        env = config.environments[environment]
+        return await services.directory.groups(
+            policy.group_ids(config, (*env.deployers, *env.approvals.approvers))
+        )
+
+    async def _answer(
+        request: object, user: str, name: str, text: str, trigger_id: str
+    ) -> dict[str, Any]:
         desk = services.desk
         now = services.clock()
         if isinstance(request, UsageError):
@@ -61,10 +73,7 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
         if isinstance(request, History):
             return answers.history(await desk.history(request.environment, request.limit))
         if isinstance(request, Lock | Unlock):
-            env = config.environments[request.environment]
-            groups = await services.directory.groups(
-                policy.group_ids(config, (*env.deployers, *env.approvals.approvers))
-            )
+            groups = await groups_for(request.environment)
             result: Locked | AlreadyLocked | Unlocked | NotLocked | Refused
             if isinstance(request, Lock):
                 result = await desk.lock(user, request.environment, request.reason, groups)
@@ -73,6 +82,19 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
             if isinstance(result, Refused):
                 return answers.refused(result)
             return answers.lock_result(result, now)
+        deploys = services.deploys
+        if isinstance(request, Deploy) and deploys is not None:
+            groups = await groups_for(request.environment)
+            started = await deploys.request(user, request, groups, trigger_id or None)
+            if isinstance(started, Plan):
+                return rendering.plan(started)
+            return rendering.started_answer(started, now)
+        if isinstance(request, Rollback) and deploys is not None:
+            groups = await groups_for(request.environment)
+            confirm = await deploys.confirm_rollback(user, request, groups)
+            if isinstance(confirm, ConfirmRollback):
+                return rendering.confirm_rollback(confirm)
+            return answers.refused(confirm)
         if isinstance(request, Deploy | Rollback):
             env = config.environments[request.environment]
             strategy = (

@@ -1,0 +1,122 @@
+"""The whole product on one machine: the Azure sandbox, the Slack workspace emulator and the
+real bot between them. `deploybot console`, `deploybot demo` and the end-to-end tests use it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from azure.identity.aio import ClientSecretCredential
+
+from bot import assemble
+from bot.app import create_app
+from bot.httpserver import running
+from bot.services import Services
+from bot.settings import Runtime, Secret, Settings
+from bot.slackemu import SlackEmulator, Workspace, reference_workspace
+from bot.web import create_web
+from commands.config import config_from_mapping
+from commands.platform.base import CallObserver, Platform
+from commands.platform.sandbox import Sandbox, SandboxSystem
+
+SIGNING_SECRET = "local-signing-secret"
+BOT_TOKEN = "xoxb-local"
+Overrides = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class LocalStack:
+    settings: Settings
+    sandbox: Sandbox
+    ws: Workspace
+    emu: SlackEmulator
+    services: Services
+    url: str
+
+
+def quick_checks(
+    mapping: dict[str, Any], *, watch: str = "20s", interval: str = "2s"
+) -> dict[str, Any]:
+    """Shorter waits for a session at a keyboard (the reference watches for minutes)."""
+    for env in mapping["environments"].values():
+        health = env.setdefault("health", {})
+        health.update(watch=watch, watch_interval=interval, version_wait="30s")
+    return mapping
+
+
+async def sandbox_platform(
+    sb: Sandbox, observer: CallObserver, stack: contextlib.AsyncExitStack
+) -> Platform:
+    from commands.platform.azure import AzurePlatform
+
+    credential = ClientSecretCredential(
+        sb.tenant_id,
+        sb.client_id,
+        sb.client_secret,
+        authority=sb.authority_host,
+        connection_verify=str(sb.ca_file),
+    )
+    stack.push_async_callback(credential.close)
+    return await AzurePlatform.create(
+        credential, arm_url=sb.arm_url, ca_file=sb.ca_file, polling_interval=0.05, on_call=observer
+    )
+
+
+@contextlib.asynccontextmanager
+async def local_stack(
+    *,
+    overrides: Overrides | None = None,
+    config: Settings | None = None,
+    database_url: str | None = None,
+    publisher_interval: float = 0.3,
+    seed: int | None = 7,
+    workspace: Workspace | None = None,
+) -> AsyncIterator[LocalStack]:
+    """Start everything on loopback ports; ``config`` (a user's file) replaces the sandbox's."""
+    ws = workspace or reference_workspace()
+    async with contextlib.AsyncExitStack() as stack:
+        sb = await stack.enter_async_context(Sandbox.start(SandboxSystem.reference(), seed=seed))
+        emu = await stack.enter_async_context(
+            SlackEmulator.start(ws, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET)
+        )
+        mapping = sb.config_mapping()
+        chosen = (
+            config.config
+            if config
+            else config_from_mapping(
+                overrides(mapping) if overrides else mapping, "sandbox configuration"
+            )
+        )
+        settings = Settings(
+            chosen,
+            Runtime(
+                slack_bot_token=Secret(BOT_TOKEN),
+                slack_signing_secret=Secret(SIGNING_SECRET),
+                slack_api_url=emu.api_url,
+            ),
+            config.source if config else "the sandbox's reference configuration",
+        )
+        if database_url is None:
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="deploybot-"))
+            database_url = f"sqlite+aiosqlite:///{Path(scratch) / 'deploybot.db'}"
+
+        async def platform(observer: CallObserver) -> Platform:
+            return await sandbox_platform(sb, observer, stack)
+
+        services = await stack.enter_async_context(
+            assemble.services(
+                settings,
+                database_url=database_url,
+                platform=platform,
+                publisher_interval=publisher_interval,
+            )
+        )
+        bolt = create_app(settings, services, process_before_response=True)
+        url = await stack.enter_async_context(running(create_web(bolt, services, SIGNING_SECRET)))
+        emu.connect_app(f"{url}/slack/events", signing_secret=SIGNING_SECRET)
+        yield LocalStack(settings, sb, ws, emu, services, url)

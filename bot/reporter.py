@@ -1,0 +1,148 @@
+"""Keeps each deployment's card and thread in Slack true to what the job stored."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from bot.cards import CardPublisher
+from bot.render.card import (
+    CardStep,
+    approval_reply,
+    card_view,
+    error_reply,
+    health_table,
+    render_card,
+    step_reply,
+)
+from bot.render.text import duration, escape
+from commands.config.model import Config
+from commands.jobs.labels import step_label
+from commands.jobs.notes import (
+    ApprovalNote,
+    ErrorNote,
+    HealthNote,
+    Note,
+    StepNote,
+    SwitchNote,
+    TextNote,
+)
+from storage import Store
+
+log = logging.getLogger(__name__)
+MENTION = re.compile(r"&lt;@([UW][A-Z0-9]+)&gt;")
+
+
+class SlackReporter:
+    def __init__(
+        self, publisher: CardPublisher, store: Store, config: Config, clock: Callable[[], datetime]
+    ) -> None:
+        self.publisher = publisher
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self._posting: dict[str, asyncio.Lock] = {}
+        self._notes: dict[str, asyncio.Queue[Note]] = {}
+        self._writers: dict[str, asyncio.Task[None]] = {}
+
+    async def changed(self, deployment_id: str) -> None:
+        async with self._posting.setdefault(deployment_id, asyncio.Lock()):
+            d = await self.store.deployments.get(deployment_id)
+            if d is None:
+                return
+            view = card_view(d, await self.store.approvals.for_deployment(d.id))
+            labelled = tuple(
+                CardStep(step_label(s.name, d), s.status, s.detail, s.seconds) for s in view.steps
+            )
+            message = render_card(dataclasses.replace(view, steps=labelled), self.clock())
+            if d.card_ts is None or d.card_channel is None:
+                channel = self.config.environments[d.environment].channel
+                channel_id, ts = await self.publisher.post_card(d.id, channel, message)
+                await self.store.deployments.update(d.id, card_channel=channel_id, card_ts=ts)
+            else:
+                self.publisher.update(d.id, d.card_channel, d.card_ts, message)
+
+    async def note(self, deployment_id: str, note: Note) -> None:
+        """Queue a thread reply; replies go out in order without holding up the job."""
+        queue = self._notes.get(deployment_id)
+        if queue is None:
+            queue = self._notes[deployment_id] = asyncio.Queue()
+            self._writers[deployment_id] = asyncio.create_task(
+                self._write_notes(deployment_id, queue), name=f"notes:{deployment_id}"
+            )
+        queue.put_nowait(note)
+
+    async def _write_notes(self, deployment_id: str, queue: asyncio.Queue[Note]) -> None:
+        while True:
+            note = await queue.get()
+            try:
+                await self._post_note(deployment_id, note)
+            except Exception:
+                log.exception("thread reply for %s failed", deployment_id)
+            finally:
+                queue.task_done()
+
+    async def flush(self) -> None:
+        """Wait until every queued reply and card edit has been sent."""
+        for queue in list(self._notes.values()):
+            await queue.join()
+        await self.publisher.flush()
+
+    async def close(self) -> None:
+        await self.flush()
+        for task in self._writers.values():
+            task.cancel()
+        await asyncio.gather(*self._writers.values(), return_exceptions=True)
+
+    async def _post_note(self, deployment_id: str, note: Note) -> None:
+        d = await self.store.deployments.get(deployment_id)
+        if d is None:
+            return
+        if d.card_ts is None:
+            await self.changed(deployment_id)
+            d = await self.store.deployments.get(deployment_id)
+        if d is None or d.card_ts is None or d.card_channel is None:
+            log.warning("no card for %s; dropping a thread note", deployment_id)
+            return
+        await self.publisher.reply(d.card_channel, d.card_ts, render_note(note))
+
+
+def render_note(note: Note) -> dict[str, Any]:
+    if isinstance(note, StepNote):
+        return step_reply(note.label, "done" if note.ok else "failed", note.detail, note.duration_s)
+    if isinstance(note, HealthNote):
+        rows = [(c.name, c.ok, c.value, c.threshold, c.detail) for c in note.report.checks]
+        message = health_table(rows)
+        message["text"] = f"Health checks on {note.where}: {note.report.summary()}"
+        message["blocks"].insert(0, _context(f"Health checks on *{escape(note.where)}*"))
+        return message
+    if isinstance(note, ErrorNote):
+        return error_reply(note.step, note.code, note.message)
+    if isinstance(note, ApprovalNote):
+        return approval_reply(note.user, note.decision, note.reason, note.count, note.required)
+    if isinstance(note, SwitchNote):
+        source = f"{escape(note.from_target)} → " if note.from_target else ""
+        text = (
+            f":twisted_rightwards_arrows: Traffic: {source}{escape(note.to_target)} "
+            f"({escape(note.method)}, {duration(note.duration_s)}); {escape(note.effective)}"
+        )
+        return _text(text)
+    assert isinstance(note, TextNote)
+    # Escape everything, then let exactly one shape through: a user mention we wrote ourselves.
+    return _text(MENTION.sub(r"<@\1>", escape(note.text)))
+
+
+def _text(text: str) -> dict[str, Any]:
+    return {
+        "text": text,
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}],
+    }
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}

@@ -1,0 +1,1 @@
+"""Deploy and rollback jobs: state machines over a Platform, persisted step by step."""

@@ -1,0 +1,174 @@
+"""What every job shares: its tools, step-by-step persistence, audit and reporting."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from commands.config.model import Config, Environment
+from commands.jobs.labels import step_label
+from commands.jobs.notes import ErrorNote, Note, Reporter, StepNote
+from commands.platform.base import Platform
+from commands.platform.errors import PlatformError
+from storage import Deployment, Store
+
+BOT = "deploybot"
+# The deployment a coroutine works for, so Azure calls can be audited against it.
+current_deployment: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
+    "current_deployment", default=None
+)
+
+
+@dataclass
+class JobTools:
+    config: Config
+    store: Store
+    platform: Platform
+    http: httpx.AsyncClient
+    reporter: Reporter
+    clock: Callable[[], datetime]
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    monotonic: Callable[[], float] = time.perf_counter
+    signals: dict[str, asyncio.Event] = field(default_factory=dict)
+    rollback_requested_by: dict[str, str] = field(default_factory=dict)
+
+
+class StepFailed(Exception):
+    """A step could not do its work; ``detail`` is what the thread and card say."""
+
+    def __init__(self, detail: str, code: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code
+
+
+class Job:
+    def __init__(self, tools: JobTools, deployment: Deployment) -> None:
+        self.tools = tools
+        self.id = deployment.id
+        self.deployment = deployment
+        self.env: Environment = tools.config.environments[deployment.environment]
+
+    @property
+    def context(self) -> Mapping[str, Any]:
+        return self.deployment.context
+
+    async def reload(self) -> Deployment:
+        found = await self.tools.store.deployments.get(self.id)
+        assert found is not None, self.id
+        self.deployment = found
+        return found
+
+    async def save(self, **context: Any) -> None:
+        merged = {**self.deployment.context, **context}
+        self.deployment = await self.tools.store.deployments.update(self.id, context=merged)
+
+    async def audit(self, action: str, actor: str = BOT, **details: Any) -> None:
+        await self.tools.store.audit.append(
+            actor, action, environment=self.env.name, deployment_id=self.id, details=details
+        )
+
+    async def note(self, note: Note) -> None:
+        await self.tools.reporter.note(self.id, note)
+
+    async def set_state(self, state: str, **fields: Any) -> None:
+        previous = self.deployment.state
+        self.deployment = await self.tools.store.deployments.update(self.id, state=state, **fields)
+        await self.audit("deployment.state", previous=previous, state=state)
+        await self.tools.reporter.changed(self.id)
+
+    def done(self, name: str) -> bool:
+        step = self.deployment.step(name)
+        return step is not None and step.status in ("done", "skipped")
+
+    async def skip(self, name: str, why: str) -> None:
+        if not self.done(name):
+            self.deployment = await self.tools.store.deployments.set_step(
+                self.id, name, "skipped", why
+            )
+
+    async def run_step(self, name: str, work: Callable[[], Awaitable[str]]) -> None:
+        """Run one step unless a previous run finished it; persist, audit and report it."""
+        if self.done(name):
+            return
+        store = self.tools.store.deployments
+        self.deployment = await store.set_step(self.id, name, "running")
+        await self.audit("step.started", step=name)
+        await self.tools.reporter.changed(self.id)
+        started = self.tools.monotonic()
+        try:
+            detail = await work()
+        except PlatformError as error:
+            await self._failed(name, str(error), error.code, started)
+            raise StepFailed(str(error), error.code) from error
+        except StepFailed as failure:
+            await self._failed(name, failure.detail, failure.code, started)
+            raise
+        took = self.tools.monotonic() - started
+        self.deployment = await store.set_step(self.id, name, "done", detail)
+        await self.audit("step.done", step=name, detail=detail, duration_s=round(took, 3))
+        await self.note(StepNote(name, step_label(name, self.deployment), True, detail, took))
+        await self.tools.reporter.changed(self.id)
+
+    async def _failed(self, name: str, detail: str, code: str | None, started: float) -> None:
+        took = self.tools.monotonic() - started
+        self.deployment = await self.tools.store.deployments.set_step(
+            self.id, name, "failed", detail
+        )
+        await self.audit(
+            "step.failed", step=name, detail=detail, code=code, duration_s=round(took, 3)
+        )
+        await self.note(ErrorNote(step_label(name, self.deployment), detail, code))
+
+    async def finish(
+        self, outcome: str, *, live_version: str | None, error: str | None = None
+    ) -> None:
+        self.deployment = await finish(
+            self.tools, self.deployment, outcome, live_version=live_version, error=error
+        )
+
+
+async def finish(
+    tools: JobTools,
+    deployment: Deployment,
+    outcome: str,
+    *,
+    live_version: str | None,
+    error: str | None = None,
+    actor: str = BOT,
+) -> Deployment:
+    """Terminal state: record it, free the environment, write the history row, redraw the card."""
+    fields: dict[str, Any] = {"state": outcome, "current_step": None}
+    if error:
+        fields["error"] = {"message": error}
+    store = tools.store
+    d = await store.deployments.update(deployment.id, **fields)
+    await store.locks.release(d.environment, deployment_id=d.id)
+    took = (tools.clock() - d.created_at).total_seconds()
+    await store.audit.append(
+        actor,
+        "deployment.finished",
+        environment=d.environment,
+        deployment_id=d.id,
+        details={
+            "outcome": outcome,
+            "previous_state": deployment.state,
+            "kind": d.kind,
+            "requested_by": d.requested_by,
+            "from_version": d.from_version,
+            "to_version": d.version,
+            "strategy": d.strategy,
+            "live_version": live_version,
+            "duration_s": round(took, 3),
+            "error": error,
+        },
+    )
+    await tools.reporter.changed(d.id)
+    return d

@@ -1,0 +1,287 @@
+"""Blue-green: the new version goes to the idle target, is checked there, then takes traffic.
+
+Before the switch a failure leaves production untouched. After it, a failure switches back
+and verifies the old version serves again. A ``rollback`` job is the same machine pointed
+at an older version: it switches back at once when the idle target still holds it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from commands import policy
+from commands.jobs.base import Job, StepFailed
+from commands.jobs.notes import HealthNote, SwitchNote, TextNote
+from commands.jobs.switching import Switcher
+from commands.jobs.watch import Breach, watch
+from commands.platform.base import Deployable, public_url, target_of, target_url
+from commands.probes.health import check_health, wait_for_version
+from commands.probes.results import HealthReport
+
+DEPLOY_STEPS = ("deploy", "restart", "wait_version", "health_gate")
+
+
+def plan_steps(kind: str, hooks: Any) -> list[str]:
+    steps = ["precheck", *DEPLOY_STEPS]
+    if hooks.pre_switch:
+        steps.append("pre_switch_hook")
+    steps += ["switch", "verify"]
+    if kind != "rollback":
+        if hooks.post_switch:
+            steps.append("post_switch_hook")
+        steps.append("watch")
+    return steps
+
+
+class BlueGreenJob(Job):
+    async def run(self) -> None:
+        d = await self.reload()
+        if d.state == "rolling_back":
+            await self._roll_back(str((d.error or {}).get("message") or "resumed after a restart"))
+            return
+        if d.state in ("queued", "running"):
+            await self.set_state("running")
+        try:
+            await self.run_step("precheck", self._precheck)
+            for name, work in (
+                ("deploy", self._deploy),
+                ("restart", self._restart),
+                ("wait_version", self._wait_version),
+                ("health_gate", self._health_gate),
+            ):
+                if self.context.get("method") in ("swap back", "flip back"):
+                    await self.skip(name, f"{self.context['target']} already runs {d.version}")
+                else:
+                    await self.run_step(name, work)
+            if self.env.hooks.pre_switch:
+                await self.run_step("pre_switch_hook", lambda: self._hook("pre_switch"))
+        except StepFailed as failure:
+            await self._failed_before_switch(failure)
+            return
+        try:
+            await self.run_step("switch", self._switch)
+            await self.run_step("verify", self._verify)
+            if self.deployment.kind != "rollback":
+                if self.env.hooks.post_switch:
+                    await self.run_step("post_switch_hook", lambda: self._hook("post_switch"))
+                await self.set_state("watching")
+                await self.run_step("watch", self._watch)
+        except (StepFailed, Breach) as failure:
+            if self.context.get("switched") and self.deployment.kind != "rollback":
+                await self._roll_back(str(failure))
+            else:
+                await self._failed_before_switch(failure)
+            return
+        await self.finish("succeeded", live_version=self.deployment.version)
+
+    # -- before the switch -------------------------------------------------------------------
+    async def _precheck(self) -> str:
+        d = self.deployment
+        tools = self.tools
+        lock = await tools.store.locks.get(self.env.name)
+        if lock is None or lock.deployment_id != self.id:
+            raise StepFailed(f"{self.env.name} is not locked for this deployment")
+        freeze = policy.active_freeze(tools.config, self.env.name, tools.clock())
+        if freeze and not d.flags.get("force"):
+            raise StepFailed(
+                f"{self.env.name} is frozen ({freeze.name}); use --force with approvals"
+            )
+        state = await tools.platform.read_state(self.env)
+        if "target" not in self.context:
+            target, method = self._choose_target(state)
+            await self.save(
+                target=target,
+                live=state.live,
+                previous_version=state.live_version,
+                method=method,
+                traffic=state.split,
+            )
+        target = str(self.context["target"])
+        if state.target(target).state.lower() != "running":
+            raise StepFailed(f"{target} is {state.target(target).state}, not Running")
+        checks = [f"{target} is Running", f"live: {state.live} runs {state.live_version}"]
+        if self.context.get("method") in ("swap back", "flip back"):
+            ready = await wait_for_version(
+                tools.http, target_url(self.env, target), d.version, timeout_s=10, interval_s=0.5
+            )
+            if not ready.ok:
+                raise StepFailed(f"{target} holds {d.version} but is not healthy: {ready.detail}")
+            checks.append(f"{target} serves {d.version}")
+        else:
+            checks.append(await self._artifact_answers())
+        if freeze:
+            checks.append(f"freeze {freeze.name} overridden with --force")
+        return "; ".join(checks)
+
+    def _choose_target(self, state: Any) -> tuple[str, str]:
+        version = self.deployment.version
+        idle = state.idle
+        if idle is None:
+            raise StepFailed(f"cannot tell which target of {self.env.name} is idle")
+        if self.deployment.kind == "rollback":
+            holder = state.target(idle)
+            if holder.version == version:
+                return idle, "swap back" if self.env.topology == "slots" else "flip back"
+        return idle, "deploy"
+
+    async def _artifact_answers(self) -> str:
+        artifact = self.env.artifact
+        url = artifact.package_url_for(self.deployment.version)
+        if not artifact.check or url is None:
+            return "artifact: not checked (container image)" if url is None else "artifact: skipped"
+        try:
+            answer = await self.tools.http.head(url, follow_redirects=True, timeout=10)
+        except Exception as error:  # any transport failure means the artifact cannot be fetched
+            raise StepFailed(f"artifact {url} did not answer ({type(error).__name__})") from None
+        if answer.status_code >= 400:
+            raise StepFailed(f"artifact {url} answered {answer.status_code}")
+        return f"artifact answers ({answer.status_code})"
+
+    async def _deploy(self) -> str:
+        target = str(self.context["target"])
+        deployable = Deployable.of(self.env.artifact, self.deployment.version)
+        await self.tools.platform.put_version(target_of(self.env, target), deployable)
+        where = deployable.package_url or f"DOCKER|{deployable.image}"
+        return f"{target}: {where}"
+
+    async def _restart(self) -> str:
+        target = str(self.context["target"])
+        await self.tools.platform.restart(target_of(self.env, target))
+        return f"{target} restarted"
+
+    async def _wait_version(self) -> str:
+        target = str(self.context["target"])
+        result = await wait_for_version(
+            self.tools.http,
+            target_url(self.env, target),
+            self.deployment.version,
+            timeout_s=self.env.health.version_wait.total_seconds(),
+            interval_s=min(2.0, max(0.05, self.env.health.version_wait.total_seconds() / 20)),
+            request_timeout_s=self.env.health.timeout.total_seconds(),
+            sleep=self.tools.sleep,
+        )
+        if not result.ok:
+            raise StepFailed(f"{target} {result.detail}")
+        return f"{target} {result.detail} after {result.duration_ms / 1000:.1f}s"
+
+    async def _health_gate(self) -> str:
+        target = str(self.context["target"])
+        report = await self._checks(target_url(self.env, target), target)
+        if not report.ok:
+            raise StepFailed(f"{target}: {report.summary()}")
+        return report.summary()
+
+    async def _checks(self, url: str, where: str) -> HealthReport:
+        report = await check_health(
+            self.tools.http, url, self.env.health, expected_version=self.deployment.version
+        )
+        await self.note(HealthNote(where, report))
+        await self.audit("health.verdict", where=where, ok=report.ok, summary=report.summary())
+        return report
+
+    async def _hook(self, phase: str) -> str:
+        hook = getattr(self.env.hooks, phase)
+        payload = {
+            "environment": self.env.name,
+            "version": self.deployment.version,
+            "deployment": self.id,
+            "phase": phase,
+        }
+        try:
+            answer = await self.tools.http.request(
+                hook.method,
+                hook.url,
+                json=payload,
+                headers=hook.headers,
+                timeout=hook.timeout.total_seconds(),
+            )
+        except Exception as error:  # the hook's host may be down: that stops the job
+            raise StepFailed(
+                f"{phase} hook {hook.url} did not answer ({type(error).__name__})"
+            ) from None
+        if not answer.is_success:
+            raise StepFailed(f"{phase} hook answered {answer.status_code}")
+        return f"{phase} hook answered {answer.status_code}"
+
+    async def _failed_before_switch(self, failure: Exception) -> None:
+        previous = self.context.get("previous_version")
+        live = self.context.get("live")
+        untouched = f"Production untouched: {live} still serves {previous}." if live else ""
+        await self.note(TextNote(f"Stopped: {failure}. {untouched}".strip()))
+        await self.finish("failed", live_version=previous, error=str(failure))
+
+    # -- the switch and after ----------------------------------------------------------------
+    async def _switch(self) -> str:
+        switcher = Switcher(self)
+        took, how = await switcher.switch_to(str(self.context["target"]), self.deployment.version)
+        await self.save(switched=True, traffic={str(self.context["target"]): 100.0})
+        await self.note(
+            SwitchNote(
+                how,
+                self.context.get("live"),
+                str(self.context["target"]),
+                took,
+                switcher.effective(),
+            )
+        )
+        return f"{how} in {took:.2f}s"
+
+    async def _verify(self) -> str:
+        url = public_url(self.env)
+        version = self.deployment.version
+        seen = await wait_for_version(
+            self.tools.http,
+            url,
+            version,
+            timeout_s=max(10.0, self.env.health.version_wait.total_seconds() / 4),
+            interval_s=0.2,
+            sleep=self.tools.sleep,
+        )
+        if not seen.ok:
+            raise StepFailed(f"production {seen.detail}")
+        report = await self._checks(url, "production")
+        if not report.ok:
+            raise StepFailed(f"production: {report.summary()}")
+        return f"production serves {version}; {report.summary()}"
+
+    async def _watch(self) -> str:
+        if "watch_until" not in self.context:
+            until = self.tools.clock() + self.env.health.watch
+            await self.save(watch_until=until.isoformat())
+            await self.tools.reporter.changed(self.id)
+        return await watch(self)
+
+    async def _roll_back(self, why: str) -> None:
+        previous = self.context.get("previous_version")
+        live = self.context.get("live")
+        await self.set_state("rolling_back", error={"message": why})
+        await self.note(TextNote(f"Rolling back to {previous}: {why}"))
+
+        async def work() -> str:
+            switcher = Switcher(self)
+            took, how = await switcher.switch_back(str(live), str(previous))
+            await self.save(traffic={str(live): 100.0}, rollback_note=f"{how}, {took:.2f}s")
+            await self.note(
+                SwitchNote(how, str(self.context["target"]), str(live), took, switcher.effective())
+            )
+            seen = await wait_for_version(
+                self.tools.http,
+                public_url(self.env),
+                str(previous),
+                timeout_s=30,
+                interval_s=0.2,
+                sleep=self.tools.sleep,
+            )
+            if not seen.ok:
+                raise StepFailed(f"after rolling back, production {seen.detail}")
+            return f"{how} in {took:.2f}s; production serves {previous} again"
+
+        try:
+            await self.run_step("rollback", work)
+        except StepFailed as failure:
+            await self.note(TextNote(f"Rollback did not complete: {failure}. Needs a person now."))
+            await self.finish(
+                "failed", live_version=None, error=f"{why}; rollback failed: {failure}"
+            )
+            return
+        await self.finish("rolled_back", live_version=str(previous), error=why)

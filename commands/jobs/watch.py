@@ -1,0 +1,74 @@
+"""After the switch: watch production for the configured window, and roll back on a breach."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from commands.config.durations import format_duration
+from commands.platform.base import public_url, site_of, target_of
+from commands.platform.errors import PlatformError
+from commands.probes.health import check_health
+
+if TYPE_CHECKING:
+    from commands.jobs.base import Job, JobTools
+
+FAILURES_IN_A_ROW = 2
+
+
+class Breach(Exception):
+    """Production misbehaved (or a person asked): roll back."""
+
+
+def rollback_signal(tools: JobTools, deployment_id: str) -> asyncio.Event:
+    """Set by a person's Roll back; the watch loop wakes on it at once."""
+    return tools.signals.setdefault(deployment_id, asyncio.Event())
+
+
+async def watch(job: Job) -> str:
+    env, tools = job.env, job.tools
+    until = datetime.fromisoformat(str(job.context["watch_until"]))
+    started = tools.clock()
+    interval = env.health.watch_interval.total_seconds()
+    quick = env.health.model_copy(update={"checks": ("health", "endpoints")})
+    after_switch = (
+        site_of(env) if env.topology == "slots" else target_of(env, str(job.context["target"]))
+    )
+    signal = rollback_signal(tools, job.id)
+    failures = ticks = 0
+    while (now := tools.clock()) < until:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                signal.wait(), timeout=min(interval, (until - now).total_seconds())
+            )
+        if signal.is_set():
+            who = tools.rollback_requested_by.get(job.id, "a person")
+            raise Breach(f"roll back requested by <@{who}>")
+        ticks += 1
+        report = await check_health(
+            tools.http, public_url(env), quick, expected_version=job.deployment.version
+        )
+        failures = 0 if report.ok else failures + 1
+        if failures >= FAILURES_IN_A_ROW:
+            await job.audit(
+                "health.verdict", where="production", ok=False, summary=report.summary()
+            )
+            raise Breach(
+                f"production failed its checks {failures} times in a row: {report.summary()}"
+            )
+        try:
+            series = await tools.platform.read_metrics(after_switch, started, tools.clock())
+        except PlatformError as error:
+            await job.audit("metrics.unavailable", error=str(error))
+            continue
+        rate = series.error_rate
+        enough = series.requests >= env.canary.rollback.min_requests
+        if rate is not None and enough and rate > env.health.max_error_rate:
+            await job.audit("metrics.breach", error_rate=rate, requests=series.requests)
+            raise Breach(
+                f"error rate {rate:.1%} over {series.requests:.0f} requests "
+                f"> {env.health.max_error_rate:.1%}"
+            )
+    return f"watched {format_duration(until - started)}: {ticks} checks, no breach"
