@@ -19,7 +19,7 @@ def fast(mapping: dict[str, Any]) -> dict[str, Any]:
             **env.get("health", {}),
             "watch": "1s",
             "watch_interval": "0.2s",
-            "version_wait": "10s",
+            "version_wait": "3s",
             "throughput": {"requests": 20, "concurrency": 5, "min_rps": 5},
         }
     return mapping

@@ -1,0 +1,111 @@
+"""One job per environment, retries that never start twice, freezes, dry runs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bot.local import LocalStack
+
+from .conftest import fast, latest
+
+
+async def test_two_concurrent_deploys_make_one_job(stack: LocalStack) -> None:
+    alice, bob = stack.emu.user("U0ALICE"), stack.emu.user("U0BOB")
+    await asyncio.gather(
+        alice.command("/deploy", "prod v1.2.0", channel="#deploys"),
+        bob.command("/deploy", "prod v1.3.0", channel="#deploys"),
+    )
+    deployments = await stack.services.store.deployments.latest("prod", limit=10)
+    assert len(deployments) == 1
+    winner = deployments[0].requested_by
+    loser = "U0BOB" if winner == "U0ALICE" else "U0ALICE"
+    busy = await stack.ws.wait_for_ephemeral(loser, "busy")
+    assert f"held by <@{winner}>" in busy.text
+    assert deployments[0].id in busy.text
+
+
+async def test_a_retried_slash_command_starts_one_job(stack: LocalStack) -> None:
+    alice = stack.emu.user("U0ALICE")
+    first = await alice.command("/deploy", "dev v1.2.0", channel="#deploys")
+    retry = await alice.resend(first, retry_num=1, reason="http_timeout")
+    assert retry.status == 200
+    assert stack.services.runner is not None
+    await stack.services.runner.idle()
+    assert len(await stack.services.store.deployments.latest("dev", limit=10)) == 1
+    again = await stack.ws.wait_for_ephemeral("U0ALICE", "already deployment")
+    assert (await latest(stack, "dev")).id in again.text
+
+
+def frozen(mapping: dict[str, Any]) -> dict[str, Any]:
+    mapping = fast(mapping)
+    days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    mapping["freezes"] = [
+        {
+            "name": "release-freeze",
+            "environments": ["prod"],
+            "weekly": {"days": days},
+            "reason": "quarter end",
+        }
+    ]
+    return mapping
+
+
+@pytest.mark.parametrize("overrides", [frozen])
+async def test_a_freeze_is_honoured_and_overridden_with_force(
+    stack: LocalStack, overrides: Callable[..., Any]
+) -> None:
+    ws, emu = stack.ws, stack.emu
+    await emu.user("U0ALICE").command("/deploy", "prod v1.2.0", channel="#deploys")
+    refusal = await ws.wait_for_ephemeral("U0ALICE", "frozen")
+    assert "release-freeze (quarter end)" in refusal.text
+    assert "--force" in refusal.text
+    assert await stack.services.store.deployments.latest("prod") == []
+    await emu.user("U0ALICE").command("/deploy", "prod v1.2.0 --force", channel="#deploys")
+    card = await ws.wait_for_message("#deploys", "Waiting for approval")
+    await emu.user("U0BOB").click(card, "Approve")
+    await emu.user("U0CAROL").click(ws.message(card.channel, card.ts), "Approve")
+    assert stack.services.runner is not None
+    await stack.services.runner.idle()
+    d = await latest(stack, "prod")
+    assert d.state == "succeeded", d.steps
+    overrides_audited = await stack.services.store.audit.query(actions=["freeze.override"])
+    assert overrides_audited[0].details["freeze"] == "release-freeze"
+
+
+async def test_dry_run_prints_the_plan_and_changes_nothing(stack: LocalStack) -> None:
+    before = len(stack.sandbox.arm_requests)
+    await stack.emu.user("U0ALICE").command("/deploy", "prod v1.2.0 --dry-run", channel="#deploys")
+    plan = await stack.ws.wait_for_ephemeral("U0ALICE", "Dry run")
+    assert "nothing was changed" in plan.text
+    assert "switch production traffic" in plan.text
+    assert "Traffic Manager profile virtualqueue-production-tm" in plan.text
+    assert "2 approval(s)" in plan.text
+    assert "flip Traffic Manager back to blue" in plan.text
+    assert "✓ artifact" in plan.text
+    reads = ("GET",)
+    writes = [
+        r
+        for r in stack.sandbox.arm_requests[before:]
+        if r.method not in reads and not r.path.lower().endswith("/list")
+    ]
+    assert writes == []
+    assert await stack.services.store.deployments.latest("prod") == []
+    assert (await stack.services.store.locks.get("prod")) is None
+
+
+async def test_dry_run_reports_a_missing_artifact(stack: LocalStack) -> None:
+    stack.sandbox.faults.version("v9.9.9", missing_artifact=True)
+    await stack.emu.user("U0ALICE").command("/deploy", "prod v9.9.9 --dry-run", channel="#deploys")
+    plan = await stack.ws.wait_for_ephemeral("U0ALICE", "Dry run")
+    assert "✗ artifact" in plan.text
+    assert "404" in plan.text
+
+
+async def test_a_deployer_without_rights_is_refused(stack: LocalStack) -> None:
+    await stack.emu.user("U0DAVE").command("/deploy", "prod v1.2.0", channel="#deploys")
+    refusal = await stack.ws.wait_for_ephemeral("U0DAVE", "Sorry")
+    assert "you can't deploy to prod" in refusal.text
