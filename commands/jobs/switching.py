@@ -25,7 +25,12 @@ class Switcher:
         state = await self.tools.platform.read_state(self.env)
         if self._serves(state, target, version):
             return 0.0, "already switched (found after a restart)"
-        return await self._move(target, version, f"swap {self.env.azure.slot} → production")
+        how = (
+            f"swap {self.env.azure.slot} → production"
+            if self.env.topology == "slots"
+            else f"Traffic Manager: {target} 100 %"
+        )
+        return await self._move(target, version, how)
 
     async def switch_back(self, live: str, version: str) -> tuple[float, str]:
         """Give traffic back to ``live``, which ran ``version`` before this deployment."""
@@ -46,7 +51,7 @@ class Switcher:
         started = self.tools.monotonic()
         if self.env.topology == "traffic-manager":
             await platform.set_split(self.env, {target: 100.0})
-            return self.tools.monotonic() - started, f"Traffic Manager: {target} 100 %"
+            return self.tools.monotonic() - started, how
         site = site_of(self.env)
         slot = str(self.env.azure.slot)
         for attempt in range(CONFLICT_RETRIES):
