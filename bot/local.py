@@ -1,5 +1,8 @@
 """The whole product on one machine: the Azure sandbox, the Slack workspace emulator and the
 real bot between them. `deploybot console`, `deploybot demo` and the end-to-end tests use it.
+
+The world (sandbox + workspace) and the bot are separate, so a bot can be stopped and a new one
+started on the same database while Slack and Azure carry on, as after a crash.
 """
 
 from __future__ import annotations
@@ -30,6 +33,13 @@ Overrides = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass
+class World:
+    sandbox: Sandbox
+    ws: Workspace
+    emu: SlackEmulator
+
+
+@dataclass
 class LocalStack:
     settings: Settings
     sandbox: Sandbox
@@ -49,22 +59,80 @@ def quick_checks(
     return mapping
 
 
-async def sandbox_platform(
-    sb: Sandbox, observer: CallObserver, stack: contextlib.AsyncExitStack
-) -> Platform:
-    from commands.platform.azure import AzurePlatform
+@contextlib.asynccontextmanager
+async def local_world(
+    *, seed: int | None = 7, workspace: Workspace | None = None
+) -> AsyncIterator[World]:
+    ws = workspace or reference_workspace()
+    async with (
+        Sandbox.start(SandboxSystem.reference(), seed=seed) as sb,
+        SlackEmulator.start(ws, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET) as emu,
+    ):
+        yield World(sb, ws, emu)
 
-    credential = ClientSecretCredential(
-        sb.tenant_id,
-        sb.client_id,
-        sb.client_secret,
-        authority=sb.authority_host,
-        connection_verify=str(sb.ca_file),
+
+def local_settings(
+    world: World, *, overrides: Overrides | None = None, config: Settings | None = None
+) -> Settings:
+    """The sandbox's reference configuration (or a user's file), with local Slack secrets."""
+    mapping = world.sandbox.config_mapping()
+    chosen = (
+        config.config
+        if config
+        else config_from_mapping(
+            overrides(mapping) if overrides else mapping, "sandbox configuration"
+        )
     )
-    stack.push_async_callback(credential.close)
-    return await AzurePlatform.create(
-        credential, arm_url=sb.arm_url, ca_file=sb.ca_file, polling_interval=0.05, on_call=observer
+    return Settings(
+        chosen,
+        Runtime(
+            slack_bot_token=Secret(BOT_TOKEN),
+            slack_signing_secret=Secret(SIGNING_SECRET),
+            slack_api_url=world.emu.api_url,
+        ),
+        config.source if config else "the sandbox's reference configuration",
     )
+
+
+@contextlib.asynccontextmanager
+async def local_bot(
+    world: World, settings: Settings, database_url: str, *, publisher_interval: float = 0.3
+) -> AsyncIterator[LocalStack]:
+    """The real bot over HTTP, its Azure platform pointed at the sandbox."""
+    sb = world.sandbox
+    async with contextlib.AsyncExitStack() as stack:
+        credential = ClientSecretCredential(
+            sb.tenant_id,
+            sb.client_id,
+            sb.client_secret,
+            authority=sb.authority_host,
+            connection_verify=str(sb.ca_file),
+        )
+        stack.push_async_callback(credential.close)
+
+        async def platform(observer: CallObserver) -> Platform:
+            from commands.platform.azure import AzurePlatform
+
+            return await AzurePlatform.create(
+                credential,
+                arm_url=sb.arm_url,
+                ca_file=sb.ca_file,
+                polling_interval=0.05,
+                on_call=observer,
+            )
+
+        services = await stack.enter_async_context(
+            assemble.services(
+                settings,
+                database_url=database_url,
+                platform=platform,
+                publisher_interval=publisher_interval,
+            )
+        )
+        bolt = create_app(settings, services, process_before_response=True)
+        url = await stack.enter_async_context(running(create_web(bolt, services, SIGNING_SECRET)))
+        world.emu.connect_app(f"{url}/slack/events", signing_secret=SIGNING_SECRET)
+        yield LocalStack(settings, sb, world.ws, world.emu, services, url)
 
 
 @contextlib.asynccontextmanager
@@ -78,45 +146,12 @@ async def local_stack(
     workspace: Workspace | None = None,
 ) -> AsyncIterator[LocalStack]:
     """Start everything on loopback ports; ``config`` (a user's file) replaces the sandbox's."""
-    ws = workspace or reference_workspace()
     async with contextlib.AsyncExitStack() as stack:
-        sb = await stack.enter_async_context(Sandbox.start(SandboxSystem.reference(), seed=seed))
-        emu = await stack.enter_async_context(
-            SlackEmulator.start(ws, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET)
-        )
-        mapping = sb.config_mapping()
-        chosen = (
-            config.config
-            if config
-            else config_from_mapping(
-                overrides(mapping) if overrides else mapping, "sandbox configuration"
-            )
-        )
-        settings = Settings(
-            chosen,
-            Runtime(
-                slack_bot_token=Secret(BOT_TOKEN),
-                slack_signing_secret=Secret(SIGNING_SECRET),
-                slack_api_url=emu.api_url,
-            ),
-            config.source if config else "the sandbox's reference configuration",
-        )
+        world = await stack.enter_async_context(local_world(seed=seed, workspace=workspace))
         if database_url is None:
             scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="deploybot-"))
             database_url = f"sqlite+aiosqlite:///{Path(scratch) / 'deploybot.db'}"
-
-        async def platform(observer: CallObserver) -> Platform:
-            return await sandbox_platform(sb, observer, stack)
-
-        services = await stack.enter_async_context(
-            assemble.services(
-                settings,
-                database_url=database_url,
-                platform=platform,
-                publisher_interval=publisher_interval,
-            )
+        settings = local_settings(world, overrides=overrides, config=config)
+        yield await stack.enter_async_context(
+            local_bot(world, settings, database_url, publisher_interval=publisher_interval)
         )
-        bolt = create_app(settings, services, process_before_response=True)
-        url = await stack.enter_async_context(running(create_web(bolt, services, SIGNING_SECRET)))
-        emu.connect_app(f"{url}/slack/events", signing_secret=SIGNING_SECRET)
-        yield LocalStack(settings, sb, ws, emu, services, url)
