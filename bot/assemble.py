@@ -102,6 +102,7 @@ async def services(
             stack.push_async_callback(runner.stop)
             built.runner = runner
             built.deploys = Deploys(tools, runner)
+            built.desk = Desk(settings.config, store, clock, cloud)
             if recover:
                 await runner.recover(built.deploys.expire)
         yield built

@@ -155,11 +155,18 @@ class Deploys:
                 )
             )
         try:
-            live = (await self.tools.platform.read_state(env)).live_version
+            state = await self.tools.platform.read_state(env)
         except PlatformError as error:
             await store.locks.release(env.name, deployment_id=deployment_id)
             await self._audit(actor, f"{kind}.refused", env.name, reason=str(error))
             return Refused(f"I could not read {env.name} from Azure: {error}")
+        live = state.live_version
+        # A rollback chooses its target in the pre-checks (it may switch back to what is there).
+        context = (
+            {"target": state.idle, "live": state.live, "previous_version": live, "method": "deploy"}
+            if kind == "deploy" and state.idle
+            else {}
+        )
         now = self.tools.clock()
         deployment, created = await store.deployments.create_once(
             id=deployment_id,
@@ -174,6 +181,7 @@ class Deploys:
             steps=plan_steps(kind, env.hooks),
             flags=flags,
             approvals_required=required,
+            context=context,
             idempotency_key=key,
             expires_at=policy.expires_at(env, now) if required else None,
         )
@@ -280,9 +288,7 @@ class Deploys:
         await self.tools.reporter.note(
             d.id, ApprovalNote(actor, "reject", reason, 0, d.approvals_required)
         )
-        await finish(
-            self.tools, rejected, "rejected", live_version=d.from_version, error=reason, actor=actor
-        )
+        await finish(self.tools, rejected, "rejected", live_version=d.from_version, actor=actor)
         return Answer("Rejected.")
 
     async def expire(self, deployment_id: str) -> None:

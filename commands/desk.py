@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from commands import policy
 from commands.config.model import Config, Environment
+from commands.platform.base import EnvironmentState, Platform
+from commands.platform.errors import PlatformError
 from commands.results import (
     AlreadyLocked,
     EnvironmentStatus,
@@ -17,6 +20,7 @@ from commands.results import (
     LockInfo,
     NotLocked,
     Refused,
+    TargetLine,
     Unlocked,
 )
 from storage import Lock, LockHeld, Store
@@ -26,10 +30,13 @@ FINISHED = "deployment.finished"
 
 
 class Desk:
-    def __init__(self, config: Config, store: Store, clock: Clock) -> None:
+    def __init__(
+        self, config: Config, store: Store, clock: Clock, platform: Platform | None = None
+    ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
+        self.platform = platform
 
     async def record(
         self,
@@ -49,8 +56,9 @@ class Desk:
         locks = {lock.environment: lock for lock in await self.store.locks.all()}
         unfinished = {d.environment: d for d in await self.store.deployments.unfinished()}
         now = self.clock()
+        live = await asyncio.gather(*(self._live(env) for env in envs))
         out = []
-        for env in envs:
+        for env, (state, error) in zip(envs, live, strict=True):
             lock = locks.get(env.name)
             job = unfinished.get(env.name)
             freeze = policy.active_freeze(self.config, env.name, now)
@@ -60,7 +68,14 @@ class Desk:
                     aliases=env.aliases,
                     topology=env.topology,
                     strategy=env.strategy,
-                    live_version=await self._last_live_version(env),
+                    live_version=state.live_version
+                    if state
+                    else await self._last_live_version(env),
+                    targets=tuple(
+                        TargetLine(t.name, t.version, t.traffic_percent, t.monitor_status)
+                        for t in (state.targets if state else ())
+                    ),
+                    live_error=error,
                     lock=_lock_info(lock) if lock else None,
                     job=f"{job.kind} {job.version} ({job.state})" if job else None,
                     approvals_required=env.approvals.required,
@@ -68,6 +83,14 @@ class Desk:
                 )
             )
         return out
+
+    async def _live(self, env: Environment) -> tuple[EnvironmentState | None, str | None]:
+        if self.platform is None:
+            return None, None
+        try:
+            return await self.platform.read_state(env), None
+        except PlatformError as error:
+            return None, str(error)
 
     async def _last_live_version(self, env: Environment) -> str | None:
         events = await self.store.audit.query(environment=env.name, actions=[FINISHED], limit=20)

@@ -1,24 +1,42 @@
 """The scripted tour `deploybot demo` plays: console lines, with '# ' lines as narration."""
 
 DEMO_SCRIPT = """\
-# alice asks the bot what it can do
-/deploy help
-# everyone can see where things stand
-/deploy status
-# dave has no role: he may look, not touch
-as dave
-/deploy lock prod
-# alice locks prod for a database migration
-as alice
-/deploy lock prod database migration
-# bob tries to lock it too and is told who holds it
+# Production runs v1.1.0 on the blue app behind Traffic Manager. Everyone can look.
+/deploy status prod
+# bob, a lead, asks to ship v1.2.0 to production himself...
 as bob
-/deploy lock prod
-# a typo gets a clear answer, never an error page
-/deploy prd v1.2.0
-# alice asks for a deploy; the bot says exactly what it understood
+/deploy prod v1.2.0 --reason "new queue API"
+# ...and tries to approve his own request: refused, and told who can.
+click 1
+# He withdraws it; alice (a deployer) will ask instead.
+click 2
+submit alice will request it
+# alice asks; the card waits for two leads.
 as alice
-/deploy production v1.2.0 --dry-run --reason "new queue API"
-/deploy unlock prod
-/deploy history prod
+/deploy prod v1.2.0 --reason "new queue API"
+# bob approves...
+as bob
+click 1
+# ...and carol approves: the job starts.
+as carol
+click 1
+# green gets v1.2.0, is checked on its own host, takes the traffic and is watched.
+wait
+thread
+# Next: v1.3.0 to staging. It passes its checks, then starts failing after the swap.
+as alice
+/deploy staging v1.3.0
+as bob
+click 1
+wait watching
+fault version v1.3.0 unhealthy
+# The watch sees it and swaps back on its own.
+wait
+fault clear
+# Finally a manual rollback of production, with a confirm dialog.
+as alice
+/rollback prod --reason "rollback drill"
+click 1 yes
+wait
+/deploy history
 """

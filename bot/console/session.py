@@ -1,52 +1,51 @@
-"""One console session: the bot, the Slack workspace emulator and you, in one process.
+"""One console session: the real bot, the Slack workspace emulator and the Azure sandbox.
 
-The bot is the real one (signed HTTP into Bolt, the real slack-sdk client); only Slack is
-the local emulator. Lines are what a person would type in Slack, plus a few console verbs.
+Lines are what a person would type in Slack, plus a few console verbs (``as``, ``click``,
+``fault``, ``wait`` …). The bot is the real one: signed HTTP into Bolt, the real slack-sdk
+client, the real Azure SDK clients against the sandbox over HTTPS.
 """
 
 from __future__ import annotations
 
 import contextlib
 import shlex
-import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
-from bot import assemble
-from bot.app import create_app
-from bot.httpserver import running
-from bot.services import Services
-from bot.settings import Runtime, Secret, Settings
-from bot.slackemu import SlackEmulator, Workspace, reference_workspace
+from bot.console.faults import FAULT_HELP, apply_fault
+from bot.local import LocalStack, Overrides, local_stack, quick_checks
+from bot.settings import Settings
 from bot.slackemu.errors import EmulatorError
 from bot.slackemu.model import Ephemeral, Message
 from bot.slackemu.screen import render_screen
 from bot.slackemu.text import Clickable, render_message
-from bot.web import create_web
 
-SIGNING_SECRET = "console-signing-secret"
-BOT_TOKEN = "xoxb-console"
 COMMANDS = ("/deploy", "/canary", "/rollback")
-CONSOLE_HELP = """Type what you would type in Slack: /deploy help, /deploy status, …
+CONSOLE_HELP = f"""Type what you would type in Slack: /deploy help, /deploy status, …
   as NAME           become another user (alice, bob, carol, dave)
   in #CHANNEL       switch channel (#deploys, #incidents)
   click N [yes]     click button N of the last output ('yes' answers a confirm dialog)
+  submit [TEXT]     submit the open dialog (e.g. a reason for Reject)
   show              show the channel as the current user sees it
+  thread N          show the thread of the card with button N (or the latest card)
+  wait [watching]   wait until jobs finish (or until one is being watched)
   users             who is who, and their roles
+{FAULT_HELP}
   help              this text;  quit  leaves"""
 
 
 @dataclass
 class Console:
-    settings: Settings
-    ws: Workspace
-    emu: SlackEmulator
-    services: Services
+    stack: LocalStack
     user: str = "alice"
     channel: str = "#deploys"
     clickables: list[Clickable] = field(default_factory=list)
     seen: int = 0
+
+    @property
+    def settings(self) -> Settings:
+        return self.stack.settings
 
     @property
     def prompt(self) -> str:
@@ -55,33 +54,43 @@ class Console:
     async def handle(self, line: str) -> list[str]:
         """Act on one line; return what the current user now sees that is new."""
         line = line.strip()
-        if not line or line.startswith("#!"):
+        if not line or line.startswith("#"):
             return []
         try:
             return await self._dispatch(line)
-        except EmulatorError as error:
+        except (EmulatorError, ValueError, TimeoutError) as error:
             return [f"! {error}"]
 
     async def _dispatch(self, line: str) -> list[str]:
         word, _, rest = line.partition(" ")
+        ws, emu = self.stack.ws, self.stack.emu
         if word in COMMANDS:
-            await self.emu.user(self.user).command(word, rest, channel=self.channel)
+            await emu.user(self.user).command(word, rest, channel=self.channel)
             return self.news()
         if word == "as":
-            name = rest.strip().lstrip("@")
-            self.ws.user(name)  # raises user_not_found for a stranger
-            self.user = self.ws.user(name).name
+            self.user = ws.user(rest.strip().lstrip("@")).name
             return [f"(you are now {self.user})"]
         if word == "in":
-            self.channel = "#" + self.ws.channel(rest.strip()).name
+            self.channel = "#" + ws.channel(rest.strip()).name
             return [f"(you are now in {self.channel})"]
         if word == "click":
             return await self._click(rest)
+        if word == "submit":
+            view = ws.views.top(ws.user(self.user).id)
+            if view is None:
+                return ["! no dialog is open"]
+            await emu.user(self.user).submit_view(
+                view, {"reason": rest.strip()} if rest.strip() else {}
+            )
+            return self.news()
         if word == "show":
-            rendered = render_screen(self.ws, self.user, self.channel, last=10)
-            self.clickables = list(rendered.clickables)
-            self.seen = len(self.ws.changes)
-            return rendered.lines or ["(nothing here yet)"]
+            return self._screen(None)
+        if word == "thread":
+            return self._thread(rest.strip())
+        if word == "wait":
+            return await self._wait(rest.strip())
+        if word == "fault":
+            return [apply_fault(self.stack.sandbox, shlex.split(rest))]
         if word == "users":
             return self._users()
         if word == "help":
@@ -96,44 +105,99 @@ class Console:
         if target is None:
             return [f"! there is no button {words[0]} in the last output"]
         confirm = len(words) > 1 and words[1].lower() in ("yes", "y", "confirm")
-        await self.emu.user(self.user).click(target.message, target.button.number, confirm=confirm)
+        try:
+            await self.stack.emu.user(self.user).click(
+                target.message, target.button.number, confirm=confirm
+            )
+        except EmulatorError as error:
+            if "confirm" in type(error).__name__.lower():
+                return [f"? {error} — answer with: click {words[0]} yes"]
+            raise
         return self.news()
+
+    async def _wait(self, what: str) -> list[str]:
+        runner = self.stack.services.runner
+        if runner is None:
+            return self.news()
+        if what == "watching":
+            store = self.stack.services.store
+
+            async def watching() -> bool:
+                return any(d.state == "watching" for d in await store.deployments.unfinished())
+
+            while not await watching():
+                await self.stack.ws.wait_for(
+                    lambda change: True, since=self.stack.ws.mark(), timeout=120
+                )
+            await runner.tools.reporter.flush()
+            return self.news()
+        await runner.idle()
+        return self.news()
+
+    def _screen(self, thread_ts: str | None) -> list[str]:
+        rendered = render_screen(
+            self.stack.ws, self.user, self.channel, thread_ts=thread_ts, last=12
+        )
+        self.clickables = list(rendered.clickables)
+        self.seen = len(self.stack.ws.changes)
+        return rendered.lines or ["(nothing here yet)"]
+
+    def _thread(self, which: str) -> list[str]:
+        if which.isdigit():
+            target = next((c for c in self.clickables if c.number == int(which)), None)
+            if target is None:
+                return [f"! there is no button {which} in the last output"]
+            return self._screen(target.message.ts)
+        cards = [
+            m for m in self.stack.ws.messages(self.channel) if m.user == self.stack.ws.bot_user.id
+        ]
+        return self._screen(cards[-1].ts) if cards else ["(no card in this channel yet)"]
 
     def _users(self) -> list[str]:
         config = self.settings.config
         lines = []
         for user in ("alice", "bob", "carol", "dave"):
-            uid = self.ws.user(user).id
+            uid = self.stack.ws.user(user).id
             roles = [role for role, members in config.roles.items() if uid in members]
             lines.append(f"  {user:<6} {uid:<8} {', '.join(roles) or 'no role'}")
         return lines
 
     def news(self) -> list[str]:
         """Everything that changed since the last look, as the current user sees it."""
-        changes = self.ws.changes[self.seen :]
-        self.seen = len(self.ws.changes)
-        me = self.ws.user(self.user).id
+        ws = self.stack.ws
+        changes = ws.changes[self.seen :]
+        self.seen = len(ws.changes)
+        me = ws.user(self.user).id
         latest: dict[tuple[str, str], Message | Ephemeral] = {}
         for change in changes:
             item: Message | Ephemeral | None = change.message or change.ephemeral
             if item is None or (isinstance(item, Ephemeral) and item.user != me):
                 continue
+            latest.pop((item.channel, item.ts), None)  # show it where it last changed
             latest[(item.channel, item.ts)] = item
         lines: list[str] = []
-        self.clickables = []
-        names = self.ws.names()
+        clickables: list[Clickable] = []
+        names = ws.names()
         for item in latest.values():
-            rendered = render_message(item, names, start=len(self.clickables) + 1)
-            channel = "#" + self.ws.channel(item.channel).name
-            prefix = "  ↳ " if getattr(item, "thread_ts", None) not in (None, item.ts) else ""
-            if channel != self.channel:
-                prefix += f"[{channel}] "
-            lines.extend(
-                prefix + line if i == 0 else ("    " if prefix else "") + line
-                for i, line in enumerate(rendered.lines)
+            rendered = render_message(item, names, start=len(clickables) + 1)
+            channel = "#" + ws.channel(item.channel).name
+            reply = getattr(item, "thread_ts", None) not in (None, item.ts)
+            prefix = ("  ↳ " if reply else "") + (
+                f"[{channel}] " if channel != self.channel else ""
             )
-            self.clickables.extend(rendered.clickables)
+            pad = " " * len(prefix)
+            lines.extend(
+                (prefix if i == 0 else pad) + line for i, line in enumerate(rendered.lines)
+            )
+            clickables.extend(rendered.clickables)
+        if clickables:  # an answer without buttons leaves the last buttons clickable
+            self.clickables = clickables
         return lines
+
+
+def without_freezes(mapping: dict[str, Any]) -> dict[str, Any]:
+    """The demo must tell the same story on any day of the week."""
+    return {**quick_checks(mapping, watch="6s", interval="1s"), "freezes": []}
 
 
 @contextlib.asynccontextmanager
@@ -141,27 +205,15 @@ async def open_console(
     settings: Settings,
     *,
     database_url: str | None = None,
-    clock: Callable[..., object] | None = None,
+    built_in: bool = True,
+    overrides: Overrides = quick_checks,
 ) -> AsyncIterator[Console]:
-    ws = reference_workspace()
-    async with SlackEmulator.start(ws, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET) as emu:
-        local = Settings(
-            settings.config,
-            Runtime(
-                slack_bot_token=Secret(BOT_TOKEN),
-                slack_signing_secret=Secret(SIGNING_SECRET),
-                slack_api_url=emu.api_url,
-                database_url=settings.runtime.database_url,
-            ),
-            settings.source,
-        )
-        with tempfile.TemporaryDirectory(prefix="deploybot-console-") as scratch:
-            url = database_url or local.runtime.database_url
-            url = url or f"sqlite+aiosqlite:///{Path(scratch) / 'console.db'}"
-            async with assemble.services(local, database_url=url) as services:
-                bolt = create_app(local, services, process_before_response=True)
-                async with running(create_web(bolt, services, SIGNING_SECRET)) as base:
-                    emu.connect_app(f"{base}/slack/events", signing_secret=SIGNING_SECRET)
-                    console = Console(local, ws, emu, services)
-                    console.seen = len(ws.changes)
-                    yield console
+    """``built_in``: the reference system on the sandbox; otherwise the user's own config."""
+    async with local_stack(
+        overrides=overrides if built_in else None,
+        config=None if built_in else settings,
+        database_url=database_url or settings.runtime.database_url,
+    ) as stack:
+        console = Console(stack)
+        console.seen = len(stack.ws.changes)
+        yield console

@@ -81,7 +81,12 @@ class BlueGreenJob(Job):
         lock = await tools.store.locks.get(self.env.name)
         if lock is None or lock.deployment_id != self.id:
             raise StepFailed(f"{self.env.name} is not locked for this deployment")
-        freeze = policy.active_freeze(tools.config, self.env.name, tools.clock())
+        # Rolling back is the safe direction: a freeze never holds it up.
+        freeze = (
+            None
+            if d.kind == "rollback"
+            else policy.active_freeze(tools.config, self.env.name, tools.clock())
+        )
         if freeze and not d.flags.get("force"):
             raise StepFailed(
                 f"{self.env.name} is frozen ({freeze.name}); use --force with approvals"
@@ -213,7 +218,11 @@ class BlueGreenJob(Job):
     # -- the switch and after ----------------------------------------------------------------
     async def _switch(self) -> str:
         switcher = Switcher(self)
-        took, how = await switcher.switch_to(str(self.context["target"]), self.deployment.version)
+        target, version = str(self.context["target"]), self.deployment.version
+        if self.context.get("method") in ("swap back", "flip back"):
+            took, how = await switcher.switch_back(target, version)
+        else:
+            took, how = await switcher.switch_to(target, version)
         await self.save(switched=True, traffic={str(self.context["target"]): 100.0})
         await self.note(
             SwitchNote(

@@ -16,8 +16,10 @@ async def test_console_lines_act_as_slack_users(tmp_path: Path) -> None:
     async with open_console(SETTINGS, database_url=db) as console:
         assert console.prompt == "alice in #deploys> "
         assert any("ships versions" in line for line in await console.handle("/deploy help"))
+        status = "\n".join(await console.handle("/deploy status prod"))
+        assert "live `v1.1.0`" in status
+        assert "blue `v1.1.0` 100% (Online)" in status
         assert await console.handle("as bob") == ["(you are now bob)"]
-        assert console.prompt == "bob in #deploys> "
         locked = await console.handle("/deploy lock prod migrating")
         assert any("prod is locked: migrating" in line for line in locked)
         await console.handle("as dave")
@@ -27,9 +29,24 @@ async def test_console_lines_act_as_slack_users(tmp_path: Path) -> None:
         assert (await console.handle("as mallory"))[0].startswith("! ")
         assert (await console.handle("click 7"))[0] == "! there is no button 7 in the last output"
         assert (await console.handle("frobnicate"))[0].startswith("! unknown console command")
+        assert (await console.handle("fault nonsense"))[0].startswith("! not a fault I know")
+        assert (await console.handle("fault version v1.3.0 error_rate=lots"))[0].startswith("! ")
         assert await console.handle("in #incidents") == ["(you are now in #incidents)"]
-        events = await console.services.store.audit.query()
-        assert {e.actor for e in events} >= {"U0ALICE", "U0BOB", "U0DAVE"}
+
+
+async def test_a_deploy_typed_at_the_console_runs_against_the_sandbox(tmp_path: Path) -> None:
+    db = f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"
+    async with open_console(SETTINGS, database_url=db) as console:
+        assert "(version v1.3.0 now misbehaves: missing_artifact)" in await console.handle(
+            "fault version v1.3.0 missing"
+        )
+        card = "\n".join(await console.handle("/deploy dev v1.3.0"))
+        assert "Deploy · dev" in card
+        finished = "\n".join(await console.handle("wait"))
+        assert "Failed" in finished
+        assert "Production untouched" in finished
+        assert "answered 404" in finished
+        assert console.stack.sandbox.version("virtualqueue-dev") == "v1.1.0"
 
 
 def test_console_script_runs_as_a_user_would(tmp_path: Path) -> None:
@@ -39,7 +56,7 @@ def test_console_script_runs_as_a_user_would(tmp_path: Path) -> None:
         [sys.executable, "-m", "bot", "console", "--script", str(script)],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         cwd=tmp_path,
         check=False,
     )
@@ -55,11 +72,18 @@ def test_demo_exits_zero_and_reads_like_a_conversation(tmp_path: Path) -> None:
         [sys.executable, "-m", "bot", "demo"],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,
         cwd=tmp_path,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "== dave has no role" in result.stdout
-    assert "held by @alice" in result.stdout
-    assert "Did you mean `prod`?" in result.stdout
+    out = result.stdout
+    assert "Sorry, you can't approve your own request. Ask @carol." in out
+    assert "@carol approved (2 of 2) — approvals complete" in out
+    assert "Traffic: blue → green" in out
+    assert "swap back" in out
+    assert "Rolled back" in out
+    assert "Roll *prod* back from `v1.2.0` to `v1.1.0`?" in out
+    assert "flip back to blue" in out
+    assert "\n! " not in out, "a demo line was refused by the console"
+    assert "Traceback" not in result.stderr
