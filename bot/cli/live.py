@@ -8,20 +8,54 @@ from slack_sdk.errors import SlackApiError
 
 from bot import assemble
 from bot.settings import Settings
+from commands.platform.errors import PlatformError
+
+
+def _ignore(*_: object) -> None:
+    return None
 
 
 async def live_checks(settings: Settings, out: TextIO) -> list[str]:
-    problems: list[str] = []
+    problems = [*await _slack(settings, out), *await _azure(settings, out)]
+    for problem in problems:
+        print(f"  ✗ {problem}", file=out)
+    print(f"live checks: {'OK' if not problems else f'{len(problems)} problem(s)'}", file=out)
+    return problems
+
+
+async def _slack(settings: Settings, out: TextIO) -> list[str]:
+    if settings.runtime.slack_bot_token is None:
+        return ["slack: SLACK_BOT_TOKEN is not set"]
     client = assemble.slack_client(settings)
     try:
         reply = await client.auth_test()
-        print(f"  slack: OK — {reply.get('team')} as {reply.get('user')}", file=out)
     except SlackApiError as error:
-        problems.append(f"slack: {error.response.get('error')}")
+        return [f"slack: auth.test answered {error.response.get('error')}"]
     except Exception as error:  # the network, DNS, TLS: report and go on
-        problems.append(
-            f"slack: cannot reach {settings.runtime.slack_api_url or 'slack.com'} ({error})"
-        )
-    for problem in problems:
-        print(f"  {problem}", file=out)
+        where = settings.runtime.slack_api_url or assemble.SLACK_API
+        return [f"slack: cannot reach {where} ({type(error).__name__})"]
+    print(f"  ✓ slack: {reply.get('team')} as {reply.get('user')}", file=out)
+    return []
+
+
+async def _azure(settings: Settings, out: TextIO) -> list[str]:
+    problems = []
+    try:
+        platform = await assemble.azure_platform(settings, _ignore)
+    except PlatformError as error:
+        return [f"azure: {error}"]
+    try:
+        for env in settings.config.environments.values():
+            try:
+                state = await platform.read_state(env)
+            except PlatformError as error:
+                problems.append(f"azure {env.name}: {error}")
+                continue
+            split = ", ".join(f"{t.name} {t.version} {t.traffic_percent:g}%" for t in state.targets)
+            print(
+                f"  ✓ azure {env.name}: {state.live} serves {state.live_version} ({split})",
+                file=out,
+            )
+    finally:
+        await platform.close()
     return problems

@@ -103,3 +103,44 @@ def test_since_must_be_a_time(capsys: object) -> None:
     except SystemExit as stop:
         out.write(str(stop))
     assert "is not an ISO-8601 time" in out.getvalue()
+
+
+async def test_check_live_reads_slack_and_every_environment_from_azure(tmp_path: Path) -> None:
+    import asyncio
+    import os
+
+    from bot.slackemu import SlackEmulator, reference_workspace
+    from commands.platform.sandbox import Sandbox, SandboxSystem
+
+    async with (
+        Sandbox.start(SandboxSystem.reference()) as sb,
+        SlackEmulator.start(reference_workspace(), bot_token="xoxb-live") as emu,
+    ):
+        config = tmp_path / "deploybot.yml"
+        config.write_text(sb.config_yaml())
+        env = {
+            **os.environ,
+            **sb.env(),
+            "SLACK_BOT_TOKEN": "xoxb-live",
+            "SLACK_API_URL": emu.api_url,
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "check",
+            "--config",
+            str(config),
+            "--live",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    out = stdout.decode()
+    assert process.returncode == 0, out + stderr.decode()
+    assert "✓ slack: Deploybot Demo as deploybot" in out
+    assert "✓ azure prod: blue serves v1.1.0" in out
+    assert "✓ azure staging: production serves v1.1.0" in out
+    assert "live checks: OK" in out
