@@ -11,7 +11,9 @@ from bot.settings import Settings
 from commands.platform.errors import PlatformError
 
 
-def _ignore(*_: object) -> None:
+def _ignore(
+    operation: str, resource: str, outcome: str, duration_s: float, error_code: str | None
+) -> None:
     return None
 
 
