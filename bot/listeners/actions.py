@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -14,10 +16,23 @@ from bot.render import deploys as rendering
 from bot.services import Services
 from bot.settings import Settings
 from commands import policy
+from commands.deploys import Deploys
 from storage import Deployment
 
 log = logging.getLogger(__name__)
 REJECT_VIEW = "deploy.reject_reason"
+
+
+@dataclass(frozen=True)
+class Click:
+    deploys: Deploys
+    user: str
+    deployment_id: str
+    groups: dict[str, frozenset[str]]
+    body: dict[str, Any]
+
+
+CardClick = Callable[[Click, AsyncWebClient], Awaitable[dict[str, Any] | None]]
 
 
 def register(app: AsyncApp, settings: Settings, services: Services) -> None:
@@ -43,38 +58,43 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
         if answer is not None:
             await respond(**answer, replace_original=False)
 
-    async def on_approve(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        user, deployment_id = _who_and_what(body)
+    def card_button(handler: CardClick) -> Callable[..., Awaitable[None]]:
+        """A listener for a button on a deployment's card: ack, find it, act, answer."""
 
-        async def work() -> dict[str, Any] | None:
-            env = await environment_of(deployment_id)
-            if env is None or services.deploys is None:
-                return answers.message("I don't know that deployment.")
-            result = await services.deploys.approve(user, deployment_id, await groups(env))
-            return rendering.click_answer(result)
+        async def listener(
+            ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+        ) -> None:
+            await ack()
+            user, deployment_id = _who_and_what(body)
 
-        await guarded(respond, work())
+            async def work() -> dict[str, Any] | None:
+                env = await environment_of(deployment_id)
+                if env is None or services.deploys is None:
+                    return answers.message("I don't know that deployment.")
+                click = Click(services.deploys, user, deployment_id, await groups(env), body)
+                return await handler(click, client)
 
-    async def on_reject(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
-    ) -> None:
-        await ack()
-        user, deployment_id = _who_and_what(body)
+            await guarded(respond, work())
 
-        async def work() -> dict[str, Any] | None:
-            env = await environment_of(deployment_id)
-            if env is None or services.deploys is None:
-                return answers.message("I don't know that deployment.")
-            found = await services.deploys.may_reject(user, deployment_id, await groups(env))
-            if not isinstance(found, Deployment):
-                return rendering.click_answer(found)
-            await client.views_open(
-                trigger_id=body["trigger_id"], view=rendering.reject_dialog(found)
-            )
-            return None
+        return listener
 
-        await guarded(respond, work())
+    async def approve(click: Click, client: AsyncWebClient) -> dict[str, Any] | None:
+        result = await click.deploys.approve(click.user, click.deployment_id, click.groups)
+        return rendering.click_answer(result)
+
+    async def reject(click: Click, client: AsyncWebClient) -> dict[str, Any] | None:
+        found = await click.deploys.may_reject(click.user, click.deployment_id, click.groups)
+        if not isinstance(found, Deployment):
+            return rendering.click_answer(found)
+        view = rendering.reject_dialog(found)
+        await client.views_open(trigger_id=click.body["trigger_id"], view=view)
+        return None
+
+    async def roll_back(click: Click, client: AsyncWebClient) -> dict[str, Any] | None:
+        result = await click.deploys.rollback_deployment(
+            click.user, click.deployment_id, click.groups
+        )
+        return rendering.started_answer(result, services.clock())
 
     async def on_reject_reason(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -92,21 +112,6 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
         await client.chat_postEphemeral(
             channel=channel, user=user, text=message["text"], blocks=message.get("blocks")
         )
-
-    async def on_rollback(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        user, deployment_id = _who_and_what(body)
-
-        async def work() -> dict[str, Any] | None:
-            env = await environment_of(deployment_id)
-            if env is None or services.deploys is None:
-                return answers.message("I don't know that deployment.")
-            result = await services.deploys.rollback_deployment(
-                user, deployment_id, await groups(env)
-            )
-            return rendering.started_answer(result, services.clock())
-
-        await guarded(respond, work())
 
     async def on_confirm_rollback(
         ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
@@ -135,9 +140,9 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
 
         await guarded(respond, work())
 
-    app.action("deploy.approve")(on_approve)
-    app.action("deploy.reject")(on_reject)
-    app.action("deploy.rollback")(on_rollback)
+    app.action("deploy.approve")(card_button(approve))
+    app.action("deploy.reject")(card_button(reject))
+    app.action("deploy.rollback")(card_button(roll_back))
     app.action("rollback.confirm")(on_confirm_rollback)
     app.view(REJECT_VIEW)(on_reject_reason)
 

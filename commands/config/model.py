@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -28,17 +28,7 @@ HealthCheckName = Literal[
     "security_headers",
     "throughput",
 ]
-HEALTH_CHECKS: tuple[HealthCheckName, ...] = (
-    "health",
-    "ready",
-    "live",
-    "database",
-    "redis",
-    "endpoints",
-    "latency",
-    "security_headers",
-    "throughput",
-)
+HEALTH_CHECKS: tuple[HealthCheckName, ...] = get_args(HealthCheckName)
 Strategy = Literal["bluegreen", "canary"]
 Topology = Literal["slots", "traffic-manager"]
 
