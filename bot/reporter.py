@@ -11,16 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from bot.cards import CardPublisher
-from bot.render.card import (
-    CardStep,
-    approval_reply,
-    card_view,
-    error_reply,
-    health_table,
-    render_card,
-    step_reply,
-)
+from bot.render.card import CardStep, render_card
+from bot.render.card_view import card_view
 from bot.render.text import duration, escape
+from bot.render.thread import approval_reply, error_reply, health_table, step_reply
 from commands.config.model import Config
 from commands.jobs.labels import step_label
 from commands.jobs.notes import (

@@ -12,7 +12,7 @@ from bot.render import deploys as rendering
 from bot.services import Services
 from bot.settings import Settings
 from commands import policy
-from commands.deploys import ConfirmRollback
+from commands.deploy_results import ConfirmRollback
 from commands.parse import environment_words, parse
 from commands.plan import Plan
 from commands.requests import Deploy, Help, History, Lock, Rollback, Status, Unlock, UsageError

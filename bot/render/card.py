@@ -1,22 +1,20 @@
-"""Pure rendering of a deployment's card (the root message) and its thread notes.
+"""Pure rendering of a deployment's card (the root message).
 
 ``render_card(view, now)`` turns a :class:`CardView` into a chat.postMessage / chat.update
 payload that tells the truth about the current state and offers only the buttons that make
-sense now. ``card_view`` builds the view from what storage holds.
+sense now. ``bot.render.card_view`` builds the view from what storage holds; the thread
+replies live in ``bot.render.thread``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
 from bot.render.text import code as code_span
 from bot.render.text import duration, escape, mention, when
-from storage.approvals import Approval
-from storage.deployment_model import Deployment
-from storage.timeutil import parse_iso_utc
 
 SlackMessage = dict[str, Any]
 CardState = Literal[
@@ -134,7 +132,7 @@ def render_card(view: CardView, now: datetime) -> SlackMessage:
     title = f"{_KINDS[view.kind]} · {view.environment}"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _plain(title, 150)},
-        _section(_summary(view)),
+        section(_summary(view)),
         {
             "type": "section",
             "fields": [_mrkdwn(f"*State*\n{emoji} {label}"), _mrkdwn(_clock_field(view, now))],
@@ -142,16 +140,16 @@ def render_card(view: CardView, now: datetime) -> SlackMessage:
     ]
     if view.steps:
         lines = [_step_line(step) for step in view.steps]
-        blocks.append(_section(_fit(["*Steps*", *lines])))
+        blocks.append(section(fit(["*Steps*", *lines])))
     if view.traffic:
-        blocks.append(_section(_traffic(view)))
+        blocks.append(section(_traffic(view)))
     if view.approvals_required or view.approvals:
-        blocks.append(_section(_fit(_approval_lines(view))))
+        blocks.append(section(fit(_approval_lines(view))))
     if view.error:
-        blocks.append(_section(f":x: *Error:* {escape(view.error)}"))
+        blocks.append(section(f":x: *Error:* {escape(view.error)}"))
     if view.rollback_note:
         blocks.append(
-            _section(f":leftwards_arrow_with_hook: *Rollback:* {escape(view.rollback_note)}")
+            section(f":leftwards_arrow_with_hook: *Rollback:* {escape(view.rollback_note)}")
         )
     blocks.append({"type": "context", "elements": [_mrkdwn(_footer(view, now))]})
     buttons = _buttons(view, now)
@@ -165,7 +163,7 @@ def render_card(view: CardView, now: datetime) -> SlackMessage:
         )
     versions = f"{view.from_version or '(nothing)'} → {view.to_version}"
     fallback = f"{title}: {versions} — {label}"
-    return {"text": _clip(escape(fallback), SECTION_LIMIT), "blocks": blocks}
+    return {"text": clip(escape(fallback), SECTION_LIMIT), "blocks": blocks}
 
 
 def _summary(view: CardView) -> str:
@@ -270,186 +268,7 @@ def _buttons(view: CardView, now: datetime) -> list[dict[str, Any]]:
     return []
 
 
-# -- thread notes ----------------------------------------------------------------------------
-class HealthRow(NamedTuple):
-    check: str
-    ok: bool
-    value: object = None
-    threshold: object = None
-    detail: str | None = None
-
-
-def step_reply(
-    name: str, status: str, detail: str | None = None, duration_s: float | None = None
-) -> SlackMessage:
-    if status not in STEP_MARKS:
-        raise CardError(f"step {name!r} has unknown status {status!r}")
-    words = {"running": "started", "done": "done"}
-    text = f"{STEP_MARKS[status]} *{escape(name)}* {words.get(status, status)}"
-    if duration_s is not None:
-        text += f" in {duration(duration_s)}"
-    if detail:
-        text += f"\n{escape(detail)}"
-    return _note(text)
-
-
-def health_table(
-    rows: Sequence[HealthRow | tuple[str, bool, object, object, str | None]],
-) -> SlackMessage:
-    """Health checks as a monospace table in a code block, with a one-line verdict above."""
-    checked = [HealthRow(*row) for row in rows]
-    failed = sum(1 for row in checked if not row.ok)
-    if not checked:
-        return _note(":grey_question: No health checks ran")
-    verdict = (
-        f":white_check_mark: All {len(checked)} health checks passed"
-        if not failed
-        else f":x: {failed} of {len(checked)} health checks failed"
-    )
-    table = [("", "check", "value", "threshold", "detail")] + [
-        ("✓" if r.ok else "✗", r.check, _cell(r.value), _cell(r.threshold), r.detail or "")
-        for r in checked
-    ]
-    cells = [[_clip(str(c).replace("`", "'"), 40) for c in row] for row in table]
-    widths = [max(len(row[i]) for row in cells) for i in range(5)]
-    lines = [
-        escape("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        for row in cells
-    ]
-    budget = SECTION_LIMIT - len(verdict) - 40
-    shown = _fit(lines, budget)
-    return _note(f"{verdict}\n```\n{shown}\n```", fallback=verdict)
-
-
-def error_reply(operation: str, code: str | None, message: str) -> SlackMessage:
-    where = f"{code_span(code)}: " if code else ""
-    return _note(f":x: *{escape(operation)}* failed — {where}{escape(message)}")
-
-
-def approval_reply(
-    user: str, decision: str, reason: str | None, count: int, required: int
-) -> SlackMessage:
-    if decision == "approve":
-        text = f"✅ {mention(user)} approved ({count} of {required})"
-        if required and count >= required:
-            text += " — approvals complete"
-    elif decision == "reject":
-        text = f"⛔ {mention(user)} rejected" + (f": {escape(reason)}" if reason else "")
-    else:
-        raise CardError(f"unknown approval decision {decision!r}")
-    return _note(text)
-
-
-def _cell(value: object) -> str:
-    return "–" if value is None else str(value)
-
-
-def _note(text: str, *, fallback: str | None = None) -> SlackMessage:
-    return {"text": _clip(fallback or text, SECTION_LIMIT), "blocks": [_section(text)]}
-
-
-# -- from storage ----------------------------------------------------------------------------
-def card_view(
-    deployment: Deployment,
-    approvals: Sequence[Approval],
-    *,
-    traffic: Sequence[tuple[str, float]] = (),
-    watch_until: datetime | None = None,
-) -> CardView:
-    """The view of a stored deployment. Optional ``context`` keys the jobs may set:
-    ``traffic`` ({target: percent}), ``traffic_effective`` (bool), ``watch_until`` (ISO),
-    ``started_at`` (ISO), ``override`` (text), ``rollback_note`` (text)."""
-    ctx = deployment.context
-    started = [s.started_at for s in deployment.steps if s.started_at is not None]
-    shares = traffic or _context_traffic(ctx.get("traffic"))
-    effective = ctx.get("traffic_effective")
-    override = _text(ctx.get("override"))
-    if override is None and deployment.flags.get("force"):
-        override = "--force"
-    return CardView(
-        deployment_id=deployment.id,
-        environment=deployment.environment,
-        kind=deployment.kind,
-        strategy=deployment.strategy,
-        requested_by=deployment.requested_by,
-        to_version=deployment.version,
-        state=_card_state(deployment, approvals),
-        from_version=deployment.from_version,
-        reason=deployment.reason,
-        steps=tuple(
-            CardStep(
-                s.name,
-                s.status,
-                s.detail,
-                None
-                if s.started_at is None or s.finished_at is None
-                else (s.finished_at - s.started_at).total_seconds(),
-            )
-            for s in deployment.steps
-        ),
-        traffic=tuple(TrafficShare(str(name), float(pct)) for name, pct in shares),
-        traffic_effective=effective if isinstance(effective, bool) else None,
-        approvals_required=deployment.approvals_required,
-        approvals=tuple(CardApproval(a.approver, a.decision, a.at, a.reason) for a in approvals),
-        requested_at=deployment.created_at,
-        started_at=min(started) if started else _when(ctx.get("started_at")),
-        finished_at=deployment.finished_at,
-        expires_at=deployment.expires_at,
-        watch_until=watch_until or _when(ctx.get("watch_until")),
-        dry_run=deployment.is_dry_run,
-        override_note=override,
-        error=_error_text(deployment.error),
-        rollback_note=_text(ctx.get("rollback_note")),
-    )
-
-
-def _card_state(deployment: Deployment, approvals: Sequence[Approval]) -> str:
-    if deployment.state in STATES:
-        return deployment.state
-    if deployment.state in ("pending", "approved"):
-        approved = sum(1 for a in approvals if a.decision == "approve")
-        waiting = deployment.state == "pending" and approved < deployment.approvals_required
-        return "pending_approval" if waiting else "queued"
-    raise CardError(
-        f"deployment {deployment.id} has a state the card cannot show: {deployment.state!r}"
-    )
-
-
-def _error_text(error: Mapping[str, Any] | None) -> str | None:
-    if not error:
-        return None
-    message = _text(error.get("message")) or _text(error.get("text")) or ""
-    code_ = _text(error.get("code"))
-    text = f"({code_}) {message}".strip() if code_ else message
-    operation = _text(error.get("operation"))
-    return f"{operation}: {text}" if operation and text else (text or operation or "unknown error")
-
-
-def _context_traffic(value: object) -> list[tuple[str, float]]:
-    pairs = (
-        value.items() if isinstance(value, Mapping) else value if isinstance(value, list) else []
-    )
-    out: list[tuple[str, float]] = []
-    for pair in pairs:
-        if isinstance(pair, list | tuple) and len(pair) == 2 and isinstance(pair[1], int | float):
-            out.append((str(pair[0]), float(pair[1])))
-    return out
-
-
-def _when(value: object) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    try:
-        return parse_iso_utc(value) if isinstance(value, str) else None
-    except ValueError:  # a malformed hint is ignored: the card must still render
-        return None
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-# -- Block Kit pieces ------------------------------------------------------------------------
+# -- Block Kit pieces (``section``, ``clip`` and ``fit`` are shared with the thread replies) --
 def _button(
     label: str,
     action_id: str,
@@ -471,27 +290,27 @@ def _button(
 
 
 def _plain(text: str, limit: int) -> dict[str, Any]:
-    return {"type": "plain_text", "text": _clip(text, limit) or "–", "emoji": True}
+    return {"type": "plain_text", "text": clip(text, limit) or "–", "emoji": True}
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT) or "–"}
+    return {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT) or "–"}
 
 
-def _section(text: str) -> dict[str, Any]:
+def section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": _mrkdwn(text)}
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _fit(lines: Sequence[str], limit: int = SECTION_LIMIT) -> str:
+def fit(lines: Sequence[str], limit: int = SECTION_LIMIT) -> str:
     """Whole lines up to ``limit`` characters, then a count of what was left out."""
     kept: list[str] = []
     used = 0
     for index, line in enumerate(lines):
-        line = _clip(line, limit // 2)
+        line = clip(line, limit // 2)
         if used + len(line) + 1 > limit - 40:
             kept.append(f"… and {len(lines) - index} more")
             break

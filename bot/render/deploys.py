@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.render.answers import Message, lock_line, message, refused, section
 from bot.render.text import code, escape
-from commands.deploys import Answer, Busy, ConfirmRollback, Started
+from commands.deploy_results import Answer, Busy, ConfirmRollback, Started
 from commands.plan import Plan
 from commands.results import Refused
 from storage import Deployment

@@ -17,15 +17,11 @@ from bot.render.card import (
     CardError,
     CardStep,
     CardView,
-    HealthRow,
     TrafficShare,
-    approval_reply,
-    card_view,
-    error_reply,
-    health_table,
     render_card,
-    step_reply,
 )
+from bot.render.card_view import card_view
+from bot.render.thread import HealthRow, approval_reply, error_reply, health_table, step_reply
 from bot.slackemu import SlackEmulator, Workspace, list_buttons, reference_workspace, render_message
 from bot.slackemu.validation import validate_blocks
 from storage.approvals import Approval
