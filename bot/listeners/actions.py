@@ -69,6 +69,13 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
 
             async def work() -> dict[str, Any] | None:
                 env = await environment_of(deployment_id)
+                await services.store.audit.append(
+                    user,
+                    "click.received",
+                    environment=env,
+                    deployment_id=deployment_id or None,
+                    details={"action": body["actions"][0].get("action_id")},
+                )
                 if env is None or services.deploys is None:
                     return answers.message("I don't know that deployment.")
                 click = Click(services.deploys, user, deployment_id, await groups(env), body)
@@ -121,6 +128,7 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
         action = body["actions"][0]
 
         async def work() -> dict[str, Any] | None:
+            await services.desk.record(user, "click.received", action=action.get("action_id"))
             try:
                 chosen = json.loads(action["value"])
                 env, version, reason = (

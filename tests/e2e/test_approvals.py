@@ -92,3 +92,15 @@ async def test_an_unapproved_request_expires(
     answer = await stack.ws.wait_for_ephemeral("U0BOB", "expired")
     assert "nothing to decide" in answer.text
     assert (await stack.services.store.locks.get("prod")) is None
+
+
+async def test_every_click_is_audited_granted_or_not(stack: LocalStack) -> None:
+    card = await request_prod(stack)
+    await stack.emu.user("U0DAVE").click(card, "Approve")
+    await stack.emu.user("U0BOB").click(card, "Approve")
+    clicks = await stack.services.store.audit.query(actions=["click.received"], newest_first=False)
+    assert [(c.actor, c.details["action"]) for c in clicks] == [
+        ("U0DAVE", "deploy.approve"),
+        ("U0BOB", "deploy.approve"),
+    ]
+    assert {c.deployment_id for c in clicks} == {(await latest(stack, "prod")).id}
