@@ -128,7 +128,9 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
         action = body["actions"][0]
 
         async def work() -> dict[str, Any] | None:
-            await services.desk.record(user, "click.received", action=action.get("action_id"))
+            await services.store.audit.append(
+                user, "click.received", details={"action": action.get("action_id")}
+            )
             try:
                 chosen = json.loads(action["value"])
                 env, version, reason = (
