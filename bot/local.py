@@ -96,9 +96,18 @@ def local_settings(
 
 @contextlib.asynccontextmanager
 async def local_bot(
-    world: World, settings: Settings, database_url: str, *, publisher_interval: float = 0.3
+    world: World,
+    settings: Settings,
+    database_url: str,
+    *,
+    publisher_interval: float = 0.3,
+    process_before_response: bool = True,
 ) -> AsyncIterator[LocalStack]:
-    """The real bot over HTTP, its Azure platform pointed at the sandbox."""
+    """The real bot over HTTP, its Azure platform pointed at the sandbox.
+
+    ``process_before_response=False`` answers Slack as soon as a listener acks, as in
+    production HTTP mode; True (the default here) lets a caller see each answer on return.
+    """
     sb = world.sandbox
     async with contextlib.AsyncExitStack() as stack:
         credential = ClientSecretCredential(
@@ -129,7 +138,7 @@ async def local_bot(
                 publisher_interval=publisher_interval,
             )
         )
-        bolt = create_app(settings, services, process_before_response=True)
+        bolt = create_app(settings, services, process_before_response=process_before_response)
         url = await stack.enter_async_context(running(create_web(bolt, services, SIGNING_SECRET)))
         world.emu.connect_app(f"{url}/slack/events", signing_secret=SIGNING_SECRET)
         yield LocalStack(settings, sb, world.ws, world.emu, services, url)
