@@ -10,8 +10,11 @@ from bot.settings import Settings
 
 
 def create_app(
-    settings: Settings, services: Services, *, process_before_response: bool = False
+    settings: Settings, services: Services, *, process_before_response: bool = True
 ) -> AsyncApp:
+    """Listeners ack and hand their work to ``services.tasks``, so Bolt may wait for them
+    (``process_before_response``) and still answer Slack at once: without it, Bolt polls for
+    the ack every 10 ms and keeps the rest as unsupervised tasks."""
     signing_secret = settings.runtime.slack_signing_secret
     app = AsyncApp(
         client=services.slack,

@@ -105,4 +105,6 @@ async def services(
             built.desk = Desk(settings.config, store, clock, cloud)
             if recover:
                 await runner.recover(built.deploys.expire)
+        # Closed first: answers in flight still need the store, Slack and the jobs.
+        stack.push_async_callback(built.tasks.close)
         yield built

@@ -101,13 +101,8 @@ async def local_bot(
     database_url: str,
     *,
     publisher_interval: float = 0.3,
-    process_before_response: bool = True,
 ) -> AsyncIterator[LocalStack]:
-    """The real bot over HTTP, its Azure platform pointed at the sandbox.
-
-    ``process_before_response=False`` answers Slack as soon as a listener acks, as in
-    production HTTP mode; True (the default here) lets a caller see each answer on return.
-    """
+    """The real bot over HTTP, its Azure platform pointed at the sandbox."""
     sb = world.sandbox
     async with contextlib.AsyncExitStack() as stack:
         credential = ClientSecretCredential(
@@ -138,7 +133,7 @@ async def local_bot(
                 publisher_interval=publisher_interval,
             )
         )
-        bolt = create_app(settings, services, process_before_response=process_before_response)
+        bolt = create_app(settings, services)
         url = await stack.enter_async_context(running(create_web(bolt, services, SIGNING_SECRET)))
         world.emu.connect_app(f"{url}/slack/events", signing_secret=SIGNING_SECRET)
         yield LocalStack(settings, sb, world.ws, world.emu, services, url)

@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.directory import Directory
 from bot.metrics import Metrics
+from bot.tasks import TaskSet
 from commands.deploys import Deploys
 from commands.desk import Desk
 from commands.runner import Runner
@@ -31,4 +32,14 @@ class Services:
     deploys: Deploys | None = None
     runner: Runner | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    tasks: TaskSet = field(default_factory=TaskSet)
     new_reference: Callable[[], str] = short_reference
+
+    async def idle(self) -> None:
+        """Wait until every answer in flight is sent and every job has finished."""
+        while True:
+            await self.tasks.idle()
+            if self.runner is not None:
+                await self.runner.idle()
+            if not self.tasks.busy:
+                return

@@ -3,6 +3,7 @@ rollbacks (``commands.approving``, ``commands.rolling_back``)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from commands import policy
@@ -29,6 +30,7 @@ class Deploys:
         self.approvals = Approvals(tools, runner)
         self.creation = Creation(tools, runner, self.approvals.expire, new_id)
         self.rollbacks = Rollbacks(tools, runner, self.creation)
+        self._in_flight: dict[str, asyncio.Lock] = {}
 
     @property
     def config(self) -> Config:
@@ -36,6 +38,21 @@ class Deploys:
 
     # -- requests ----------------------------------------------------------------------------
     async def request(
+        self, actor: str, request: Deploy, groups: policy.Groups, key: str | None
+    ) -> Started | Busy | Refused | Plan:
+        if key is None:
+            return await self._request(actor, request, groups, None)
+        # A Slack retry can arrive while the original is still being handled: let it wait for
+        # the original, then find the deployment the original created.
+        lock = self._in_flight.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                return await self._request(actor, request, groups, key)
+        finally:
+            if not lock.locked():
+                self._in_flight.pop(key, None)
+
+    async def _request(
         self, actor: str, request: Deploy, groups: policy.Groups, key: str | None
     ) -> Started | Busy | Refused | Plan:
         env = self.config.environments[request.environment]

@@ -48,8 +48,7 @@ async def _scripted(
                 continue
             print(f"{session.prompt}{line}", file=out)
             _show(await session.handle(line), out)
-        if session.stack.services.runner is not None:
-            await session.stack.services.runner.idle()
+        await session.stack.services.idle()
     return 0
 
 

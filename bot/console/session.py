@@ -66,6 +66,7 @@ class Console:
         ws, emu = self.stack.ws, self.stack.emu
         if word in COMMANDS:
             await emu.user(self.user).command(word, rest, channel=self.channel)
+            await self.stack.services.tasks.idle()
             return self.news()
         if word == "as":
             self.user = ws.user(rest.strip().lstrip("@")).name
@@ -82,6 +83,7 @@ class Console:
             await emu.user(self.user).submit_view(
                 view, {"reason": rest.strip()} if rest.strip() else {}
             )
+            await self.stack.services.tasks.idle()
             return self.news()
         if word == "show":
             return self._screen(None)
@@ -113,6 +115,7 @@ class Console:
             if "confirm" in type(error).__name__.lower():
                 return [f"? {error} — answer with: click {words[0]} yes"]
             raise
+        await self.stack.services.tasks.idle()
         return self.news()
 
     async def _wait(self, what: str) -> list[str]:
@@ -131,7 +134,7 @@ class Console:
                 )
             await runner.tools.reporter.flush()
             return self.news()
-        await runner.idle()
+        await self.stack.services.idle()
         return self.news()
 
     def _screen(self, thread_ts: str | None) -> list[str]:

@@ -81,7 +81,7 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
                 click = Click(services.deploys, user, deployment_id, await groups(env), body)
                 return await handler(click, client)
 
-            await guarded(respond, work())
+            services.tasks.spawn(guarded(respond, work()), name=f"click:{deployment_id}")
 
         return listener
 
@@ -105,6 +105,9 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
 
     async def on_reject_reason(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
+        services.tasks.spawn(reject_with_reason(body, client), name="reject-reason")
+
+    async def reject_with_reason(body: dict[str, Any], client: AsyncWebClient) -> None:
         view = body.get("view") or {}
         user = str(body.get("user", {}).get("id", ""))
         deployment_id = str(view.get("private_metadata", ""))
@@ -148,7 +151,7 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
             )
             return rendering.started_answer(result, services.clock())
 
-        await guarded(respond, work())
+        services.tasks.spawn(guarded(respond, work()), name="confirm-rollback")
 
     app.action("deploy.approve")(card_button(approve))
     app.action("deploy.reject")(card_button(reject))

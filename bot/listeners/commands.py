@@ -27,7 +27,11 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
     words = environment_words({e.name: e.aliases for e in config.environments.values()})
 
     async def on_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        # Answer Slack now; the work runs in the bot's own supervised task set.
         await ack()
+        services.tasks.spawn(handle(command, respond), name=f"command:{command.get('command')}")
+
+    async def handle(command: dict[str, Any], respond: AsyncRespond) -> None:
         name = str(command.get("command", ""))
         user = str(command.get("user_id", ""))
         text = str(command.get("text", ""))

@@ -43,7 +43,7 @@ async def edge(tmp_path: Path) -> AsyncIterator[Edge]:
         )
         db = f"sqlite+aiosqlite:///{tmp_path / 'deploybot.db'}"
         async with assemble.services(settings, database_url=db) as services:
-            bolt = create_app(settings, services, process_before_response=True)
+            bolt = create_app(settings, services)
             async with running(create_web(bolt, services, SIGNING_SECRET)) as url:
                 emu.connect_app(f"{url}/slack/events", signing_secret=SIGNING_SECRET)
                 yield Edge(ws, emu, services, url)

@@ -31,6 +31,7 @@ async def test_bad_signature_is_refused_and_nothing_runs(edge: Edge) -> None:
         "/deploy help", channel="#deploys", options=SendOptions(unsigned=True)
     )
     assert unsigned.status == 401
+    await edge.services.idle()
     assert not edge.ws.ephemerals(user="U0ALICE") or all(
         "ships versions" not in e.text for e in edge.ws.ephemerals(user="U0ALICE")
     )
@@ -67,6 +68,7 @@ async def test_nonsense_gets_usage_never_a_500(edge: Edge) -> None:
     ):
         delivery = await alice.command("/deploy", text, channel="#deploys")
         assert delivery.status == 200, text
+    await edge.services.idle()
     usage = edge.ws.ephemerals(user="U0ALICE")
     assert len(usage) == 6
     assert all("I didn't understand" in e.text and "/deploy" in e.text for e in usage)
@@ -111,6 +113,7 @@ async def test_lock_unlock_and_refusals(edge: Edge) -> None:
     assert "db migration" in status.text
     await bob.command("/deploy unlock prod", channel="#deploys")
     await edge.ws.wait_for_ephemeral("U0BOB", "unlocked")
+    await edge.services.idle()
     actions = [e.action for e in await edge.services.store.audit.query(newest_first=False)]
     assert actions.count("lock.acquired") == 1
     assert actions.count("lock.refused") == 1

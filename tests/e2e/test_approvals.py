@@ -46,12 +46,12 @@ async def test_a_double_clicked_approve_counts_once(stack: LocalStack) -> None:
     await asyncio.gather(
         bob.click(card, "Approve", stale_ok=True), bob.click(card, "Approve", stale_ok=True)
     )
+    await stack.services.idle()
     d = await latest(stack, "prod")
     approvals = await stack.services.store.approvals.for_deployment(d.id)
     assert [a.approver for a in approvals] == ["U0BOB"]
     assert d.state == "pending_approval"
-    assert stack.services.runner is not None
-    await stack.services.runner.idle()  # also waits for the card edits to be sent
+    await stack.services.idle()  # also waits for the card edits to be sent
     card_now = stack.ws.message(card.channel, card.ts)
     assert "*Approvals:* 1 of 2" in str(card_now.blocks)
 
@@ -60,9 +60,11 @@ async def test_reject_with_a_reason(stack: LocalStack) -> None:
     card = await request_prod(stack)
     carol = stack.emu.user("U0CAROL")
     await carol.click(card, "Reject")
+    await stack.services.idle()
     view = stack.ws.views.top("U0CAROL")
     assert view is not None
     await carol.submit_view(view, {"reason": "not during the sale"})
+    await stack.services.idle()
     d = await latest(stack, "prod")
     assert d.state == "rejected"
     card_now = stack.ws.message(card.channel, card.ts)
@@ -98,6 +100,7 @@ async def test_every_click_is_audited_granted_or_not(stack: LocalStack) -> None:
     card = await request_prod(stack)
     await stack.emu.user("U0DAVE").click(card, "Approve")
     await stack.emu.user("U0BOB").click(card, "Approve")
+    await stack.services.idle()
     clicks = await stack.services.store.audit.query(actions=["click.received"], newest_first=False)
     assert [(c.actor, c.details["action"]) for c in clicks] == [
         ("U0DAVE", "deploy.approve"),

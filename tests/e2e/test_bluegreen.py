@@ -25,8 +25,7 @@ async def approve_prod(stack: LocalStack, text: str = "prod v1.2.0") -> None:
 
 
 async def finished(stack: LocalStack, env: str) -> Any:
-    assert stack.services.runner is not None
-    await stack.services.runner.idle()
+    await stack.services.idle()
     return await latest(stack, env)
 
 

@@ -64,8 +64,7 @@ async def test_hooks_gate_the_switch(
         publisher_interval=0.05,
     ) as stack:
         await stack.emu.user("U0ALICE").command("/deploy", "dev v1.2.0", channel="#deploys")
-        assert stack.services.runner is not None
-        await stack.services.runner.idle()
+        await stack.services.idle()
         d = await latest(stack, "dev")
         assert d.state == outcome, d.steps
         assert await served_version(stack.sandbox.front_door_url("virtualqueue-dev")) == live

@@ -19,6 +19,7 @@ async def test_two_concurrent_deploys_make_one_job(stack: LocalStack) -> None:
         alice.command("/deploy", "prod v1.2.0", channel="#deploys"),
         bob.command("/deploy", "prod v1.3.0", channel="#deploys"),
     )
+    await stack.services.idle()
     deployments = await stack.services.store.deployments.latest("prod", limit=10)
     assert len(deployments) == 1
     winner = deployments[0].requested_by
@@ -33,8 +34,7 @@ async def test_a_retried_slash_command_starts_one_job(stack: LocalStack) -> None
     first = await alice.command("/deploy", "dev v1.2.0", channel="#deploys")
     retry = await alice.resend(first, retry_num=1, reason="http_timeout")
     assert retry.status == 200
-    assert stack.services.runner is not None
-    await stack.services.runner.idle()
+    await stack.services.idle()
     assert len(await stack.services.store.deployments.latest("dev", limit=10)) == 1
     again = await stack.ws.wait_for_ephemeral("U0ALICE", "already deployment")
     assert (await latest(stack, "dev")).id in again.text
@@ -68,8 +68,7 @@ async def test_a_freeze_is_honoured_and_overridden_with_force(
     card = await ws.wait_for_message("#deploys", "Waiting for approval")
     await emu.user("U0BOB").click(card, "Approve")
     await emu.user("U0CAROL").click(ws.message(card.channel, card.ts), "Approve")
-    assert stack.services.runner is not None
-    await stack.services.runner.idle()
+    await stack.services.idle()
     d = await latest(stack, "prod")
     assert d.state == "succeeded", d.steps
     overrides_audited = await stack.services.store.audit.query(actions=["freeze.override"])

@@ -65,8 +65,7 @@ async def crash_then_recover(
             # Leaving the block stops the runner at once: the job is cancelled mid-step.
         while_down(world)
         async with local_bot(world, settings, db, publisher_interval=0.05) as second:
-            assert second.services.runner is not None
-            await second.services.runner.idle()
+            await second.services.idle()
             d = await deployment(second, env)
             verified = await second.services.store.audit.verify()
             assert verified.ok, verified.problem

@@ -24,8 +24,7 @@ def no_approvals(mapping: dict[str, Any]) -> dict[str, Any]:
 
 
 async def idle(stack: LocalStack) -> None:
-    assert stack.services.runner is not None
-    await stack.services.runner.idle()
+    await stack.services.idle()
 
 
 @pytest.mark.parametrize("overrides", [no_approvals])
