@@ -9,6 +9,7 @@ from commands.jobs.base import BOT, current_deployment
 from storage import Store
 
 log = logging.getLogger(__name__)
+READS = ("read", "get", "list")
 Call = tuple[tuple[str, str] | None, str, str, str, float, str | None]
 
 
@@ -23,9 +24,10 @@ class AzureCallAuditor:
     def observe(
         self, operation: str, resource: str, outcome: str, duration_s: float, error_code: str | None
     ) -> None:
-        self.queue.put_nowait(
-            (current_deployment.get(), operation, resource, outcome, duration_s, error_code)
-        )
+        where = current_deployment.get()
+        if where is None and operation.startswith(READS) and outcome == "ok":
+            return  # a status read: nothing changed and nothing failed
+        self.queue.put_nowait((where, operation, resource, outcome, duration_s, error_code))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._write(), name="azure-audit")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from commands import policy
@@ -27,6 +27,7 @@ from storage import Lock, LockHeld, Store
 
 Clock = Callable[[], datetime]
 FINISHED = "deployment.finished"
+LIVE_STATE_TTL = timedelta(seconds=5)
 
 
 class Desk:
@@ -37,6 +38,8 @@ class Desk:
         self.store = store
         self.clock = clock
         self.platform = platform
+        # /deploy status under load must not turn into a storm of Azure reads.
+        self._live_cache: dict[str, tuple[datetime, EnvironmentState]] = {}
 
     async def record(
         self,
@@ -87,10 +90,16 @@ class Desk:
     async def _live(self, env: Environment) -> tuple[EnvironmentState | None, str | None]:
         if self.platform is None:
             return None, None
+        now = self.clock()
+        cached = self._live_cache.get(env.name)
+        if cached and now - cached[0] < LIVE_STATE_TTL:
+            return cached[1], None
         try:
-            return await self.platform.read_state(env), None
+            state = await self.platform.read_state(env)
         except PlatformError as error:
             return None, str(error)
+        self._live_cache[env.name] = (now, state)
+        return state, None
 
     async def _last_live_version(self, env: Environment) -> str | None:
         events = await self.store.audit.query(environment=env.name, actions=[FINISHED], limit=20)

@@ -33,12 +33,12 @@ class Runner:
     def running(self, deployment_id: str) -> bool:
         return deployment_id in self._jobs
 
-    def start(self, deployment: Deployment) -> bool:
+    def start(self, deployment: Deployment, *, resumed: bool = False) -> bool:
         """Run the deployment's job unless it already runs here; False if it did."""
         if deployment.id in self._jobs:
             return False
         self.cancel_timer(deployment.id)
-        task = asyncio.create_task(self._run(deployment), name=f"job:{deployment.id}")
+        task = asyncio.create_task(self._run(deployment, resumed), name=f"job:{deployment.id}")
         self._jobs[deployment.id] = task
         return True
 
@@ -61,10 +61,10 @@ class Runner:
         if timer is not None:
             timer.cancel()
 
-    async def _run(self, deployment: Deployment) -> None:
+    async def _run(self, deployment: Deployment, resumed: bool) -> None:
         current_deployment.set((deployment.environment, deployment.id))
         try:
-            await BlueGreenJob(self.tools, deployment).run()
+            await BlueGreenJob(self.tools, deployment, resumed=resumed).run()
         except asyncio.CancelledError:
             raise
         except Exception as error:
@@ -151,7 +151,7 @@ class Runner:
                     f"Resumed after a restart at {d.current_step or d.state}: found {found_text}."
                 ),
             )
-            self.start(d)
+            self.start(d, resumed=True)
         return found
 
     async def idle(self) -> None:

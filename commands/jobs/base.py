@@ -50,7 +50,8 @@ class StepFailed(Exception):
 
 
 class Job:
-    def __init__(self, tools: JobTools, deployment: Deployment) -> None:
+    def __init__(self, tools: JobTools, deployment: Deployment, *, resumed: bool = False) -> None:
+        self.resumed = resumed
         self.tools = tools
         self.id = deployment.id
         self.deployment = deployment
@@ -151,6 +152,8 @@ async def finish(
     store = tools.store
     d = await store.deployments.update(deployment.id, **fields)
     await store.locks.release(d.environment, deployment_id=d.id)
+    tools.signals.pop(d.id, None)
+    tools.rollback_requested_by.pop(d.id, None)
     took = (tools.clock() - d.created_at).total_seconds()
     await store.audit.append(
         actor,

@@ -268,7 +268,10 @@ class BlueGreenJob(Job):
 
         async def work() -> str:
             switcher = Switcher(self)
-            took, how = await switcher.switch_back(str(live), str(previous))
+            # This run switched (unless it resumed after a crash), so it knows where traffic is.
+            took, how = await switcher.switch_back(
+                str(live), str(previous), look_first=self.resumed
+            )
             await self.save(traffic={str(live): 100.0}, rollback_note=f"{how}, {took:.2f}s")
             await self.note(
                 SwitchNote(how, str(self.context["target"]), str(live), took, switcher.effective())

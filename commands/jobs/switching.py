@@ -32,11 +32,18 @@ class Switcher:
         )
         return await self._move(target, version, how)
 
-    async def switch_back(self, live: str, version: str) -> tuple[float, str]:
-        """Give traffic back to ``live``, which ran ``version`` before this deployment."""
-        state = await self.tools.platform.read_state(self.env)
+    async def switch_back(
+        self, live: str, version: str, *, look_first: bool = True
+    ) -> tuple[float, str]:
+        """Give traffic back to ``live``, which ran ``version`` before this deployment.
+
+        ``look_first=False`` when this very run made the switch: the state is known, and every
+        Azure round trip before the switch is time production spends on the bad version.
+        """
         how = "swap back" if self.env.topology == "slots" else f"flip back to {live}"
-        if self._serves(state, live, version):
+        if look_first and self._serves(
+            await self.tools.platform.read_state(self.env), live, version
+        ):
             return 0.0, f"{how}: already done"
         return await self._move(live, version, how)
 
