@@ -1,13 +1,16 @@
 """The append-only, hash-chained audit log.
 
-Appends are serialized so the chain can never fork: an ``asyncio.Lock`` queues writers of
-one process, and the write transaction reads and bumps the single ``audit_head`` row under
-the database's write lock (``BEGIN IMMEDIATE`` on SQLite, ``SELECT … FOR UPDATE`` on
-PostgreSQL), which queues writers in other processes. See ``audit_chain`` for the hash.
+Appends are serialized so the chain can never fork. Within one process, concurrent appends
+are group-committed (see ``audit_writer``): one batch at a time, in call order, each batch one
+transaction. That transaction reads and bumps the single ``audit_head`` row under the
+database's write lock (``BEGIN IMMEDIATE`` on SQLite, ``SELECT … FOR UPDATE`` on PostgreSQL),
+which queues writers in other processes; ``Database.audit_lock`` queues other ``AuditLog``
+instances over the same ``Database``. See ``audit_chain`` for the hash.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -19,6 +22,7 @@ from sqlalchemy import Row, insert, select, update
 from storage.audit_chain import ChainFields, canonical_details, parse_details, row_hash
 from storage.audit_export import ExportFormat, export_rows
 from storage.audit_verify import VerifyResult, verify_chain
+from storage.audit_writer import DEFAULT_MAX_BATCH, GroupCommit
 from storage.db import Database
 from storage.errors import AuditIntegrityError
 from storage.models import AuditEventRow, AuditHeadRow
@@ -44,10 +48,31 @@ class AuditEvent:
     hash: str
 
 
+@dataclass(frozen=True, slots=True)
+class _NewRow:
+    """One validated append, waiting for its place in the chain."""
+
+    id: str
+    actor: str
+    action: str
+    environment: str | None
+    deployment_id: str | None
+    details: str
+
+
 class AuditLog:
-    def __init__(self, db: Database, *, new_id: Callable[[], str] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        new_id: Callable[[], str] | None = None,
+        max_batch: int = DEFAULT_MAX_BATCH,
+    ) -> None:
         self._db = db
         self._new_id = new_id or (lambda: str(uuid.uuid4()))
+        self._writer: GroupCommit[_NewRow, AuditEvent] = GroupCommit(
+            self._write_batch, max_batch=max_batch
+        )
 
     async def append(
         self,
@@ -58,7 +83,16 @@ class AuditLog:
         deployment_id: str | None = None,
         details: Mapping[str, Any] | None = None,
     ) -> AuditEvent:
-        """Append one row and return it. Raises InvalidValueError for bad input."""
+        """Append one row and return it exactly as stored, once it is durably committed.
+
+        Raises InvalidValueError for bad input (before anything is queued, so it affects no
+        one else). Appends made concurrently in this process are committed together in one
+        transaction, in the order ``append`` was called; if that transaction fails, every
+        append in it raises the error and none of its rows is written.
+
+        Cancelling ``append`` drops the row if its batch has not started yet; once the batch
+        has started the row is written anyway (and ``append`` still raises CancelledError).
+        """
         require_text("actor", actor)
         require_text("action", action)
         optional_text("environment", environment)
@@ -66,6 +100,11 @@ class AuditLog:
         details_text = canonical_details(details)
         event_id = self._new_id()
         require_text("audit event id", event_id)
+        row = _NewRow(event_id, actor, action, environment, deployment_id, details_text)
+        return await self._writer.submit(row)
+
+    async def _write_batch(self, rows: list[_NewRow]) -> list[AuditEvent]:
+        """Chain ``rows`` onto the head and commit them and the new head in one transaction."""
         async with self._db.audit_lock, self._db.write() as session:
             head = (
                 await session.execute(
@@ -79,47 +118,31 @@ class AuditLog:
                     "the audit head row is missing, so the chain cannot be extended safely; "
                     "run `deploybot audit verify`"
                 )
-            # Read the clock under the lock so time order follows seq order.
-            fields = ChainFields(
-                seq=head.seq + 1,
-                id=event_id,
-                at=iso_utc(self._db.now()),
-                actor=actor,
-                action=action,
-                environment=environment,
-                deployment_id=deployment_id,
-                details=details_text,
-            )
-            digest = row_hash(head.hash, fields)
-            await session.execute(
-                insert(AuditEventRow).values(
-                    seq=fields.seq,
-                    id=fields.id,
-                    at=fields.at,
-                    actor=actor,
-                    action=action,
-                    environment=environment,
-                    deployment_id=deployment_id,
-                    details=details_text,
-                    prev_hash=head.hash,
-                    hash=digest,
+            seq, prev_hash = head.seq, head.hash
+            values: list[dict[str, Any]] = []
+            events: list[AuditEvent] = []
+            for row in rows:
+                seq += 1
+                # Read the clock under the lock, row by row, so time order follows seq order.
+                fields = ChainFields(
+                    seq=seq,
+                    id=row.id,
+                    at=iso_utc(self._db.now()),
+                    actor=row.actor,
+                    action=row.action,
+                    environment=row.environment,
+                    deployment_id=row.deployment_id,
+                    details=row.details,
                 )
-            )
+                digest = row_hash(prev_hash, fields)
+                values.append(dataclasses.asdict(fields) | {"prev_hash": prev_hash, "hash": digest})
+                events.append(_new_event(fields, prev_hash, digest))
+                prev_hash = digest
+            await session.execute(insert(AuditEventRow), values)
             await session.execute(
-                update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=fields.seq, hash=digest)
+                update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=seq, hash=prev_hash)
             )
-        return AuditEvent(
-            seq=fields.seq,
-            id=event_id,
-            at=parse_iso_utc(fields.at),
-            actor=actor,
-            action=action,
-            environment=environment,
-            deployment_id=deployment_id,
-            details=parse_details(details_text),
-            prev_hash=head.hash,
-            hash=digest,
-        )
+        return events
 
     async def query(
         self,
@@ -181,4 +204,19 @@ def _event(row: Row[Any]) -> AuditEvent:
         details=parse_details(row.details),
         prev_hash=row.prev_hash,
         hash=row.hash,
+    )
+
+
+def _new_event(fields: ChainFields, prev_hash: str, digest: str) -> AuditEvent:
+    return AuditEvent(
+        seq=fields.seq,
+        id=fields.id,
+        at=parse_iso_utc(fields.at),
+        actor=fields.actor,
+        action=fields.action,
+        environment=fields.environment,
+        deployment_id=fields.deployment_id,
+        details=parse_details(fields.details),
+        prev_hash=prev_hash,
+        hash=digest,
     )

@@ -202,3 +202,28 @@ async def test_a_caller_cancelled_just_after_being_woken_to_write_hands_over() -
     with pytest.raises(asyncio.CancelledError):
         await woken
     assert ledger.batches == [[0, 1], [3]]
+
+
+async def test_a_woken_writer_cancelled_with_the_next_caller_hands_over_past_both() -> None:
+    ledger = Ledger()
+    writer = GroupCommit(ledger.write)
+    victims: list[asyncio.Task[str]] = []
+
+    async def submit_then_cancel_the_next_two(item: int) -> str:
+        result = await writer.submit(item)
+        for victim in victims:  # neither has run since: the next writer is woken after this
+            victim.cancel()
+        return result
+
+    ledger.gate.clear()
+    first = asyncio.create_task(writer.submit(0))
+    canceller = asyncio.create_task(submit_then_cancel_the_next_two(1))
+    await ledger.started.wait()
+    woken, behind, last = await queued(2, 3, 4, writer=writer)
+    victims.extend((woken, behind))
+    ledger.gate.set()
+    assert list(await asyncio.gather(first, canceller, last)) == ["row-0", "row-1", "row-4"]
+    for victim in victims:
+        with pytest.raises(asyncio.CancelledError):
+            await victim
+    assert ledger.batches == [[0, 1], [4]]
