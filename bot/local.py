@@ -61,11 +61,14 @@ def quick_checks(
 
 @contextlib.asynccontextmanager
 async def local_world(
-    *, seed: int | None = 7, workspace: Workspace | None = None
+    *,
+    seed: int | None = 7,
+    workspace: Workspace | None = None,
+    system: SandboxSystem | None = None,
 ) -> AsyncIterator[World]:
     ws = workspace or reference_workspace()
     async with (
-        Sandbox.start(SandboxSystem.reference(), seed=seed) as sb,
+        Sandbox.start(system or SandboxSystem.reference(), seed=seed) as sb,
         SlackEmulator.start(ws, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET) as emu,
     ):
         yield World(sb, ws, emu)
