@@ -53,47 +53,12 @@ class Deployments:
         self._db = db
         self._new_id = new_id or (lambda: uuid.uuid4().hex)
 
-    async def create(
-        self,
-        *,
-        kind: DeploymentKind,
-        environment: str,
-        version: str,
-        strategy: str,
-        requested_by: str,
-        from_version: str | None = None,
-        reason: str | None = None,
-        state: str = "pending",
-        steps: Sequence[str | Step | Mapping[str, Any]] = (),
-        flags: Mapping[str, Any] | None = None,
-        context: Mapping[str, Any] | None = None,
-        approvals_required: int = 0,
-        idempotency_key: str | None = None,
-        card_channel: str | None = None,
-        card_ts: str | None = None,
-        expires_at: datetime | None = None,
-        id: str | None = None,
-    ) -> Deployment:
-        """Create a deployment, or return the existing one with the same idempotency key."""
-        deployment, _created = await self.create_once(
-            kind=kind,
-            environment=environment,
-            version=version,
-            strategy=strategy,
-            requested_by=requested_by,
-            from_version=from_version,
-            reason=reason,
-            state=state,
-            steps=steps,
-            flags=flags,
-            context=context,
-            approvals_required=approvals_required,
-            idempotency_key=idempotency_key,
-            card_channel=card_channel,
-            card_ts=card_ts,
-            expires_at=expires_at,
-            id=id,
-        )
+    async def create(self, **fields: Any) -> Deployment:
+        """Create a deployment, or return the existing one with the same idempotency key.
+
+        Takes the arguments of ``create_once``.
+        """
+        deployment, _created = await self.create_once(**fields)
         return deployment
 
     async def create_once(
