@@ -63,19 +63,15 @@ class Params:
 
     def blocks(self, name: str = "blocks") -> Blocks | None:
         """Blocks arrive as a JSON array in a JSON body, or as a JSON string in a form."""
-        value = self.data.get(name)
-        if value is None or value == "":
-            return None
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError:
-                raise SlackError("invalid_blocks_format", f"{name} is not valid JSON") from None
-        if not isinstance(value, list):
-            raise SlackError("invalid_blocks_format", f"{name} must be a JSON array")
-        return value
+        value = self._json(name, list, "a JSON array", "invalid_blocks_format")
+        return value if value is None else list(value)
 
     def json_object(self, name: str) -> JsonDict | None:
+        value = self._json(name, dict, "a JSON object", "invalid_arguments")
+        return value if value is None else dict(value)
+
+    def _json(self, name: str, kind: type, what: str, error: str) -> Any:
+        """A JSON value given as itself (JSON body) or as a JSON string (form body)."""
         value = self.data.get(name)
         if value is None or value == "":
             return None
@@ -83,9 +79,9 @@ class Params:
             try:
                 value = json.loads(value)
             except json.JSONDecodeError:
-                raise SlackError("invalid_arguments", f"{name} is not valid JSON") from None
-        if not isinstance(value, dict):
-            raise SlackError("invalid_arguments", f"{name} must be a JSON object")
+                raise SlackError(error, f"{name} is not valid JSON") from None
+        if not isinstance(value, kind):
+            raise SlackError(error, f"{name} must be {what}")
         return value
 
 
