@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -128,7 +129,7 @@ class Runner:
                 remaining = (
                     (d.expires_at - self.tools.clock()).total_seconds() if d.expires_at else 0
                 )
-                self.at(d.id, remaining, lambda d=d: expire(d.id))  # type: ignore[misc]
+                self.at(d.id, remaining, functools.partial(expire, d.id))
                 continue
             state = None
             try:
