@@ -1,110 +1,193 @@
-"""Build the real clients once, from settings, and close them in order."""
+"""The one way to build the bot: settings plus where Slack and Azure are.
+
+``deploybot serve``, ``socket``, ``console`` and ``demo`` all call :func:`build`; they differ
+only in the two endpoints they pass. Every part a mode cannot work without (the platform, the
+runner, the deploy services) is built here, unconditionally.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from azure.core.credentials_async import AsyncTokenCredential
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
+from starlette.applications import Starlette
 
+from bot.app import create_app
 from bot.cards import CardPublisher
 from bot.directory import Directory
 from bot.reporter import SlackReporter
 from bot.services import Services
 from bot.settings import Settings
+from bot.web import create_web
 from commands.azure_audit import AzureCallAuditor
 from commands.deploys import Deploys
 from commands.desk import Desk
 from commands.jobs.base import JobTools
+from commands.platform.azure import AzurePlatform
 from commands.platform.base import CallObserver, Platform
 from commands.runner import Runner
-from storage import Store, default_database_url
+from storage import Store
 
+log = logging.getLogger(__name__)
 SLACK_API = "https://slack.com/api/"
-PlatformFactory = Callable[[CallObserver], Awaitable[Platform]]
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def slack_client(settings: Settings) -> AsyncWebClient:
-    token = settings.runtime.slack_bot_token
-    client = AsyncWebClient(
-        token=token.reveal() if token else None,
-        base_url=settings.runtime.slack_api_url or SLACK_API,
-    )
-    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
-    return client
+@dataclass(frozen=True)
+class SlackEndpoint:
+    """The Slack Web API the bot calls, and how it checks requests that reach it."""
+
+    api_url: str
+    bot_token: str
+    # None only where nothing unsigned can reach the bot (Socket Mode).
+    signing_secret: str | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SlackEndpoint:
+        runtime = settings.runtime
+        token = runtime.slack_bot_token
+        if token is None:
+            raise ValueError("SLACK_BOT_TOKEN is required")
+        secret = runtime.slack_signing_secret
+        return cls(
+            api_url=runtime.slack_api_url or SLACK_API,
+            bot_token=token.reveal(),
+            signing_secret=secret.reveal() if secret else None,
+        )
+
+    def client(self) -> AsyncWebClient:
+        # slack-sdk's own retry handler waits out a 429's Retry-After; nothing else retries.
+        from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+
+        client = AsyncWebClient(token=self.bot_token, base_url=self.api_url)
+        client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
+        return client
 
 
-async def azure_platform(settings: Settings, observer: CallObserver) -> Platform:
-    """The production platform: DefaultAzureCredential (it reads the AZURE_* variables itself,
-    AZURE_AUTHORITY_HOST included) and the ARM endpoint from settings."""
-    from commands.platform.azure import AzurePlatform
+@dataclass(frozen=True)
+class AzureEndpoint:
+    """Azure Resource Manager and the credential for it.
 
-    runtime = settings.runtime
-    return await AzurePlatform.create(
-        None,
-        arm_url=runtime.azure_resource_manager_url,
-        ca_file=runtime.ssl_cert_file,
-        on_call=observer,
-    )
+    ``credential`` None means azure-identity's ``DefaultAzureCredential`` (which reads the
+    ``AZURE_*`` variables itself, ``AZURE_AUTHORITY_HOST`` included).
+    """
+
+    arm_url: str | None
+    ca_file: Path | None
+    credential: AsyncTokenCredential | None = None
+    polling_interval: float = 2.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AzureEndpoint:
+        runtime = settings.runtime
+        return cls(arm_url=runtime.azure_resource_manager_url, ca_file=runtime.ssl_cert_file)
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Knobs that differ between a team's bot and a bot at a keyboard or under test."""
+
+    publisher_interval: float = 1.0
+    # How long SIGTERM lets jobs reach a safe point; 0 stops them at once, as a crash would.
+    shutdown_grace_s: float = 20.0
+    recover: bool = True
+
+
+@dataclass
+class Bot:
+    settings: Settings
+    services: Services
+    bolt: AsyncApp
+    web: Starlette
 
 
 @contextlib.asynccontextmanager
-async def services(
+async def build(
     settings: Settings,
+    slack: SlackEndpoint,
+    azure: AzureEndpoint,
     *,
+    database_url: str,
     clock: Callable[[], datetime] = utc_now,
-    database_url: str | None = None,
-    slack: AsyncWebClient | None = None,
-    platform: PlatformFactory | None = None,
-    publisher_interval: float = 1.0,
-    recover: bool = True,
-) -> AsyncIterator[Services]:
-    """Everything the bot needs; with ``platform`` it also runs jobs (and resumes them)."""
-    url = database_url or settings.runtime.database_url or default_database_url(Path.cwd())
+    tuning: Tuning = Tuning(),
+) -> AsyncIterator[Bot]:
+    """Open the store, Slack and Azure; resume unfinished jobs; close it all in order."""
     async with contextlib.AsyncExitStack() as stack:
-        store = await Store.open(url, clock=clock)
+        store = await Store.open(database_url, clock=clock)
         stack.push_async_callback(store.close)
-        client = slack or slack_client(settings)
-        built = Services(
+        client = slack.client()
+        auditor = AzureCallAuditor(store)
+        auditor.start()
+        stack.push_async_callback(auditor.close)
+        platform = await AzurePlatform.create(
+            azure.credential,
+            arm_url=azure.arm_url,
+            ca_file=azure.ca_file,
+            polling_interval=azure.polling_interval,
+            on_call=auditor.observe,
+        )
+        stack.push_async_callback(platform.close)
+        http = httpx.AsyncClient(timeout=10.0)
+        stack.push_async_callback(http.aclose)
+        publisher = CardPublisher(
+            client,
+            clock=clock,
+            min_interval=tuning.publisher_interval,
+            posts_per_second=1 / tuning.publisher_interval,
+        )
+        stack.push_async_callback(publisher.close)
+        reporter = SlackReporter(publisher, store, settings.config, clock)
+        stack.push_async_callback(reporter.close)
+        tools = JobTools(settings.config, store, platform, http, reporter, clock)
+        runner = Runner(tools)
+        stack.push_async_callback(runner.shutdown, tuning.shutdown_grace_s)
+        services = Services(
             store=store,
             slack=client,
-            desk=Desk(settings.config, store, clock),
+            desk=Desk(settings.config, store, clock, platform),
             directory=Directory(client, clock),
             clock=clock,
+            deploys=Deploys(tools, runner),
+            runner=runner,
         )
-        if platform is not None:
-            auditor = AzureCallAuditor(store)
-            auditor.start()
-            stack.push_async_callback(auditor.close)
-            cloud = await platform(auditor.observe)
-            stack.push_async_callback(cloud.close)
-            http = httpx.AsyncClient(timeout=10.0)
-            stack.push_async_callback(http.aclose)
-            publisher = CardPublisher(
-                client,
-                clock=clock,
-                min_interval=publisher_interval,
-                posts_per_second=1 / publisher_interval,
-            )
-            stack.push_async_callback(publisher.close)
-            reporter = SlackReporter(publisher, store, settings.config, clock)
-            stack.push_async_callback(reporter.close)
-            tools = JobTools(settings.config, store, cloud, http, reporter, clock)
-            runner = Runner(tools)
-            stack.push_async_callback(runner.stop)
-            built.runner = runner
-            built.deploys = Deploys(tools, runner)
-            built.desk = Desk(settings.config, store, clock, cloud)
-            if recover:
-                await runner.recover(built.deploys.expire)
+        if tuning.recover:
+            await runner.recover(services.deploys.expire)
         # Closed first: answers in flight still need the store, Slack and the jobs.
-        stack.push_async_callback(built.tasks.close)
-        yield built
+        stack.push_async_callback(services.tasks.close)
+        bolt = create_app(settings, services)
+        yield Bot(settings, services, bolt, create_web(bolt, services, slack.signing_secret))
+
+
+def production_endpoints(settings: Settings) -> tuple[SlackEndpoint, AzureEndpoint]:
+    """Where a team's bot finds Slack and Azure: from the environment, nothing else."""
+    return SlackEndpoint.from_settings(settings), AzureEndpoint.from_settings(settings)
+
+
+def database_url(settings: Settings) -> str:
+    from storage import default_database_url
+
+    return settings.runtime.database_url or default_database_url(Path.cwd())
+
+
+def slack_client(settings: Settings) -> AsyncWebClient:
+    """The Slack client of ``check --live``: the production endpoint."""
+    return SlackEndpoint.from_settings(settings).client()
+
+
+async def azure_platform(settings: Settings, observer: CallObserver) -> Platform:
+    """The Azure platform of ``check --live``: the production endpoint."""
+    azure = AzureEndpoint.from_settings(settings)
+    return await AzurePlatform.create(
+        azure.credential, arm_url=azure.arm_url, ca_file=azure.ca_file, on_call=observer
+    )

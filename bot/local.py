@@ -17,14 +17,12 @@ from typing import Any
 from azure.identity.aio import ClientSecretCredential
 
 from bot import assemble
-from bot.app import create_app
+from bot.assemble import AzureEndpoint, SlackEndpoint, Tuning
 from bot.httpserver import running
 from bot.services import Services
 from bot.settings import Runtime, Secret, Settings
 from bot.slackemu import SlackEmulator, Workspace, reference_workspace
-from bot.web import create_web
 from commands.config import config_from_mapping
-from commands.platform.base import CallObserver, Platform
 from commands.platform.sandbox import Sandbox, SandboxSystem
 
 SIGNING_SECRET = "local-signing-secret"
@@ -104,8 +102,12 @@ async def local_bot(
     database_url: str,
     *,
     publisher_interval: float = 0.3,
+    shutdown_grace_s: float = 0.0,
 ) -> AsyncIterator[LocalStack]:
-    """The real bot over HTTP, its Azure platform pointed at the sandbox."""
+    """The real bot over HTTP, built as production builds it, with Slack and Azure local.
+
+    Leaving the block stops jobs at once by default, as a crash would (``shutdown_grace_s``).
+    """
     sb = world.sandbox
     async with contextlib.AsyncExitStack() as stack:
         credential = ClientSecretCredential(
@@ -116,30 +118,24 @@ async def local_bot(
             connection_verify=str(sb.ca_file),
         )
         stack.push_async_callback(credential.close)
-
-        async def platform(observer: CallObserver) -> Platform:
-            from commands.platform.azure import AzurePlatform
-
-            return await AzurePlatform.create(
-                credential,
-                arm_url=sb.arm_url,
-                ca_file=sb.ca_file,
-                polling_interval=0.05,
-                on_call=observer,
-            )
-
-        services = await stack.enter_async_context(
-            assemble.services(
+        slack = SlackEndpoint(world.emu.api_url, BOT_TOKEN, SIGNING_SECRET)
+        azure = AzureEndpoint(
+            arm_url=sb.arm_url, ca_file=sb.ca_file, credential=credential, polling_interval=0.05
+        )
+        bot = await stack.enter_async_context(
+            assemble.build(
                 settings,
+                slack,
+                azure,
                 database_url=database_url,
-                platform=platform,
-                publisher_interval=publisher_interval,
+                tuning=Tuning(
+                    publisher_interval=publisher_interval, shutdown_grace_s=shutdown_grace_s
+                ),
             )
         )
-        bolt = create_app(settings, services)
-        url = await stack.enter_async_context(running(create_web(bolt, services, SIGNING_SECRET)))
+        url = await stack.enter_async_context(running(bot.web))
         world.emu.connect_app(f"{url}/slack/events", signing_secret=SIGNING_SECRET)
-        yield LocalStack(settings, sb, world.ws, world.emu, services, url)
+        yield LocalStack(settings, sb, world.ws, world.emu, bot.services, url)
 
 
 @contextlib.asynccontextmanager

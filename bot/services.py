@@ -29,8 +29,8 @@ class Services:
     desk: Desk
     directory: Directory
     clock: Callable[[], datetime]
-    deploys: Deploys | None = None
-    runner: Runner | None = None
+    deploys: Deploys
+    runner: Runner
     metrics: Metrics = field(default_factory=Metrics)
     tasks: TaskSet = field(default_factory=TaskSet)
     new_reference: Callable[[], str] = short_reference
@@ -39,7 +39,6 @@ class Services:
         """Wait until every answer in flight is sent and every job has finished."""
         while True:
             await self.tasks.idle()
-            if self.runner is not None:
-                await self.runner.idle()
+            await self.runner.idle()
             if not self.tasks.busy:
                 return

@@ -8,13 +8,14 @@ from collections.abc import Callable
 
 from commands import policy
 from commands.approving import Approvals
+from commands.cancelling import Cancellations
 from commands.config.model import Config, Environment
 from commands.creating import Creation, new_deployment_id
 from commands.deploy_audit import audit
 from commands.deploy_results import Answer, Busy, ConfirmRollback, Started, started
 from commands.jobs.base import JobTools
 from commands.plan import Plan, make_plan
-from commands.requests import Deploy, Rollback
+from commands.requests import Cancel, Deploy, Rollback
 from commands.results import Refused
 from commands.rolling_back import Rollbacks
 from commands.runner import Runner
@@ -30,6 +31,7 @@ class Deploys:
         self.approvals = Approvals(tools, runner)
         self.creation = Creation(tools, runner, self.approvals.expire, new_id)
         self.rollbacks = Rollbacks(tools, runner, self.creation)
+        self.cancellations = Cancellations(tools, runner)
         self._in_flight: dict[str, asyncio.Lock] = {}
 
     @property
@@ -118,6 +120,9 @@ class Deploys:
 
     async def expire(self, deployment_id: str) -> None:
         await self.approvals.expire(deployment_id)
+
+    async def cancel(self, actor: str, request: Cancel, groups: policy.Groups) -> Answer | Refused:
+        return await self.cancellations.cancel(actor, request, groups)
 
     # -- rollbacks ---------------------------------------------------------------------------
     async def rollback_target(

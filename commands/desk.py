@@ -31,9 +31,7 @@ LIVE_STATE_TTL = timedelta(seconds=5)
 
 
 class Desk:
-    def __init__(
-        self, config: Config, store: Store, clock: Clock, platform: Platform | None = None
-    ) -> None:
+    def __init__(self, config: Config, store: Store, clock: Clock, platform: Platform) -> None:
         self.config = config
         self.store = store
         self.clock = clock
@@ -88,8 +86,6 @@ class Desk:
         return out
 
     async def _live(self, env: Environment) -> tuple[EnvironmentState | None, str | None]:
-        if self.platform is None:
-            return None, None
         now = self.clock()
         cached = self._live_cache.get(env.name)
         if cached and now - cached[0] < LIVE_STATE_TTL:
@@ -164,14 +160,25 @@ class Desk:
             return NotLocked(name)
         info = _lock_info(current)
         if info.kind != "manual":
-            reason = (
-                f"{name} is held by a running job ({info.deployment_id}); abort the job instead"
-            )
+            reason, hint = await self._held_by_job(info)
             await self.record(actor, "unlock.refused", environment=name, reason=reason)
-            return Refused(reason)
+            return Refused(reason, hint=hint)
         await self.store.locks.release(name, kind="manual")
         await self.record(actor, "lock.released", environment=name, holder=info.holder)
         return Unlocked(name, info)
+
+    async def _held_by_job(self, info: LockInfo) -> tuple[str, str]:
+        held = info.deployment_id
+        d = await self.store.deployments.get(held) if held else None
+        if d is not None and d.state == "pending_approval":
+            return (
+                f"{info.environment} is held by request {held}, waiting for approval",
+                f"Withdraw it with /deploy cancel {held}.",
+            )
+        return (
+            f"{info.environment} is held by a running job ({held}); it frees the lock when done",
+            f"To undo what it changed, use /rollback {info.environment}.",
+        )
 
 
 def _lock_info(lock: Lock) -> LockInfo:

@@ -9,6 +9,7 @@ import shlex
 from collections.abc import Mapping
 
 from commands.requests import (
+    Cancel,
     Deploy,
     Help,
     History,
@@ -21,6 +22,7 @@ from commands.requests import (
     UsageError,
 )
 
+DEPLOYMENT_ID = re.compile(r"^d-[0-9a-f]{10}$")
 VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 MAX_REASON = 300
 MAX_HISTORY = 100
@@ -31,6 +33,7 @@ DEPLOY_USAGE = (
     "/deploy history [env] [--limit N]\n"
     "/deploy lock <env> [reason]\n"
     "/deploy unlock <env>\n"
+    "/deploy cancel <env|id>\n"
     "/deploy help"
 )
 CANARY_USAGE = (
@@ -100,6 +103,13 @@ def _deploy_command(words: list[str], envs: Mapping[str, str]) -> Request:
         if len(positional) != 1:
             raise _Refusal("Say which one environment to unlock.")
         return Unlock(_environment(positional[0], envs))
+    if head == "cancel":
+        positional, _ = _options(rest, flags=(), valued=())
+        if len(positional) != 1:
+            raise _Refusal("Say which request to cancel: an environment or a deployment id.")
+        if DEPLOYMENT_ID.match(positional[0].lower()):
+            return Cancel(None, positional[0].lower())
+        return Cancel(_environment(positional[0], envs), None)
     return _deploy(words, envs, canary=False)
 
 

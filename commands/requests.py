@@ -57,6 +57,14 @@ class Rollback:
 
 
 @dataclass(frozen=True)
+class Cancel:
+    """Withdraw a request that has not started: by environment, or by deployment id."""
+
+    environment: str | None
+    deployment_id: str | None
+
+
+@dataclass(frozen=True)
 class UsageError:
     """A polite refusal: what was wrong and what to type instead."""
 
@@ -64,4 +72,4 @@ class UsageError:
     usage: str
 
 
-Request = Help | Status | History | Lock | Unlock | Deploy | Rollback
+Request = Help | Status | History | Lock | Unlock | Cancel | Deploy | Rollback

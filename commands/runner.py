@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
-from commands.jobs.base import BOT, JobTools, current_deployment, finish
+from commands.jobs.base import BOT, JobTools, ShuttingDown, current_deployment, finish
 from commands.jobs.bluegreen import BlueGreenJob
 from commands.jobs.notes import TextNote
 from commands.platform.errors import PlatformError
@@ -30,6 +30,7 @@ class Runner:
         self._jobs: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._changed = asyncio.Event()
+        tools.sleep = functools.partial(_interruptible_sleep, tools.sleep, tools.stopping)
 
     def running(self, deployment_id: str) -> bool:
         return deployment_id in self._jobs
@@ -68,11 +69,36 @@ class Runner:
             await BlueGreenJob(self.tools, deployment, resumed=resumed).run()
         except asyncio.CancelledError:
             raise
+        except ShuttingDown as where:
+            await self._suspended(deployment, str(where))
         except Exception as error:
             await self._crashed(deployment, error)
         finally:
             self._jobs.pop(deployment.id, None)
             self._changed.set()
+
+    async def _suspended(self, deployment: Deployment, step: str) -> None:
+        """Stopped at a safe point on SIGTERM: say so; the next start carries on from here."""
+        tools = self.tools
+        try:
+            current = await tools.store.deployments.get(deployment.id) or deployment
+            step = step or current.current_step or ""
+            await tools.store.audit.append(
+                BOT,
+                "job.suspended",
+                environment=deployment.environment,
+                deployment_id=deployment.id,
+                details={"step": step},
+            )
+            await tools.reporter.note(
+                deployment.id,
+                TextNote(
+                    f"deploybot is stopping: paused at {step or 'the next step'}; "
+                    "the job carries on when deploybot starts again."
+                ),
+            )
+        except Exception:
+            log.exception("could not record the suspension of %s", deployment.id)
 
     async def _crashed(self, deployment: Deployment, error: Exception) -> None:
         """A bug or an unexpected failure: say so on the card and in the log, never drop it."""
@@ -161,6 +187,15 @@ class Runner:
             await asyncio.gather(*list(self._jobs.values()), return_exceptions=True)
         await self.tools.reporter.flush()
 
+    async def shutdown(self, grace_s: float) -> None:
+        """SIGTERM: each job stops at its next safe point (an Azure call in flight finishes),
+        within ``grace_s``; whatever is still running then is stopped as a crash would be."""
+        self.tools.stopping.set()
+        if grace_s > 0 and self._jobs:
+            await asyncio.wait(list(self._jobs.values()), timeout=grace_s)
+        await self.stop()
+        await self.tools.reporter.flush()
+
     async def stop(self) -> None:
         """Stop at once, as a crash would: nothing is rolled back, the next start resumes."""
         tasks = [*self._jobs.values(), *self._timers.values()]
@@ -169,3 +204,20 @@ class Runner:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._jobs.clear()
         self._timers.clear()
+
+
+async def _interruptible_sleep(
+    sleep: Callable[[float], Awaitable[None]], stopping: asyncio.Event, seconds: float
+) -> None:
+    """A job's pause between polls: a safe point, so it ends early when the bot stops."""
+    if stopping.is_set():
+        raise ShuttingDown("")
+    waiter = asyncio.ensure_future(stopping.wait())
+    sleeper = asyncio.ensure_future(sleep(seconds))
+    try:
+        await asyncio.wait((waiter, sleeper), return_when="FIRST_COMPLETED")
+    finally:
+        waiter.cancel()
+        sleeper.cancel()
+    if stopping.is_set():
+        raise ShuttingDown("")

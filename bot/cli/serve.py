@@ -8,13 +8,18 @@ import signal
 import uvicorn
 
 from bot import assemble
-from bot.app import create_app
 from bot.settings import Settings
-from bot.web import create_web
 
 
 def _server(web: object, host: str, port: int) -> uvicorn.Server:
-    config = uvicorn.Config(web, host=host, port=port, log_level="warning", lifespan="off")  # type: ignore[arg-type]
+    config = uvicorn.Config(
+        web,  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        access_log=False,
+    )
     server = uvicorn.Server(config)
     # uvicorn re-raises SIGINT/SIGTERM after its own shutdown, which would kill the process
     # before our services close; route the signals to a graceful exit instead.
@@ -24,15 +29,12 @@ def _server(web: object, host: str, port: int) -> uvicorn.Server:
     return server
 
 
-def _secret(settings: Settings) -> str | None:
-    secret = settings.runtime.slack_signing_secret
-    return secret.reveal() if secret else None
-
-
 async def serve(settings: Settings, host: str, port: int) -> int:
-    async with assemble.services(settings) as services:
-        bolt = create_app(settings, services)
-        server = _server(create_web(bolt, services, _secret(settings)), host, port)
+    slack, azure = assemble.production_endpoints(settings)
+    async with assemble.build(
+        settings, slack, azure, database_url=assemble.database_url(settings)
+    ) as bot:
+        server = _server(bot.web, host, port)
         print(f"deploybot serving Slack requests on http://{host}:{port}/slack/events", flush=True)
         await server.serve()
     return 0
@@ -43,10 +45,12 @@ async def socket_mode(settings: Settings, host: str, port: int) -> int:
 
     app_token = settings.runtime.slack_app_token
     assert app_token is not None
-    async with assemble.services(settings) as services:
-        bolt = create_app(settings, services)
-        server = _server(create_web(bolt, services, _secret(settings)), host, port)
-        handler = AsyncSocketModeHandler(bolt, app_token.reveal())
+    slack, azure = assemble.production_endpoints(settings)
+    async with assemble.build(
+        settings, slack, azure, database_url=assemble.database_url(settings)
+    ) as bot:
+        server = _server(bot.web, host, port)
+        handler = AsyncSocketModeHandler(bot.bolt, app_token.reveal())
         print(f"deploybot in Socket Mode; health and metrics on http://{host}:{port}", flush=True)
         await handler.connect_async()  # type: ignore[no-untyped-call]
         try:

@@ -120,8 +120,6 @@ class Console:
 
     async def _wait(self, what: str) -> list[str]:
         runner = self.stack.services.runner
-        if runner is None:
-            return self.news()
         if what == "watching":
             store = self.stack.services.store
 

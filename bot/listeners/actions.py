@@ -76,7 +76,7 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
                     deployment_id=deployment_id or None,
                     details={"action": body["actions"][0].get("action_id")},
                 )
-                if env is None or services.deploys is None:
+                if env is None:
                     return answers.message("I don't know that deployment.")
                 click = Click(services.deploys, user, deployment_id, await groups(env), body)
                 return await handler(click, client)
@@ -114,7 +114,7 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
         values = view.get("state", {}).get("values", {})
         reason = values.get("reason", {}).get("reason", {}).get("value") or None
         env = await environment_of(deployment_id)
-        if env is None or services.deploys is None:
+        if env is None:
             return
         result = await services.deploys.reject(user, deployment_id, reason, await groups(env))
         message = rendering.click_answer(result)
@@ -143,7 +143,7 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
                 )
             except (ValueError, KeyError, TypeError):
                 return answers.message("That button is broken; type /rollback again.")
-            if env not in config.environments or services.deploys is None:
+            if env not in config.environments:
                 return answers.message("I don't know that environment.")
             key = f"rollback:{body.get('container', {}).get('message_ts')}:{user}"
             result = await services.deploys.rollback(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, assert_never
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
@@ -15,8 +15,19 @@ from commands import policy
 from commands.deploy_results import ConfirmRollback
 from commands.parse import environment_words, parse
 from commands.plan import Plan
-from commands.requests import Deploy, Help, History, Lock, Rollback, Status, Unlock, UsageError
-from commands.results import AlreadyLocked, Locked, NotLocked, Refused, Unlocked
+from commands.requests import (
+    Cancel,
+    Deploy,
+    Help,
+    History,
+    Lock,
+    Request,
+    Rollback,
+    Status,
+    Unlock,
+    UsageError,
+)
+from commands.results import Refused
 
 log = logging.getLogger(__name__)
 COMMANDS = ("/deploy", "/canary", "/rollback")
@@ -61,61 +72,63 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
         )
 
     async def _answer(
-        request: object, user: str, name: str, text: str, trigger_id: str
+        request: Request | UsageError, user: str, name: str, text: str, trigger_id: str
     ) -> dict[str, Any]:
-        desk = services.desk
+        desk, deploys = services.desk, services.deploys
         now = services.clock()
-        if isinstance(request, UsageError):
-            await desk.record(
-                user, "command.refused", command=name, text=text, reason=request.problem
-            )
-            return answers.usage(request, text)
-        if isinstance(request, Help):
-            return answers.help_message(config)
-        if isinstance(request, Status):
-            return answers.status(await desk.status(request.environment), now)
-        if isinstance(request, History):
-            return answers.history(await desk.history(request.environment, request.limit))
-        if isinstance(request, Lock | Unlock):
-            groups = await groups_for(request.environment)
-            result: Locked | AlreadyLocked | Unlocked | NotLocked | Refused
-            if isinstance(request, Lock):
-                result = await desk.lock(user, request.environment, request.reason, groups)
-            else:
-                result = await desk.unlock(user, request.environment, groups)
-            if isinstance(result, Refused):
-                return answers.refused(result)
-            return answers.lock_result(result, now)
-        deploys = services.deploys
-        if isinstance(request, Deploy) and deploys is not None:
-            groups = await groups_for(request.environment)
-            started = await deploys.request(user, request, groups, trigger_id or None)
-            if isinstance(started, Plan):
-                return rendering.plan(started)
-            return rendering.started_answer(started, now)
-        if isinstance(request, Rollback) and deploys is not None:
-            groups = await groups_for(request.environment)
-            confirm = await deploys.confirm_rollback(user, request, groups)
-            if isinstance(confirm, ConfirmRollback):
-                return rendering.confirm_rollback(confirm)
-            return answers.refused(confirm)
-        if isinstance(request, Deploy | Rollback):
-            env = config.environments[request.environment]
-            strategy = (
-                request.resolved_strategy(env.strategy) if isinstance(request, Deploy) else None
-            )
-            await desk.record(
-                user,
-                "command.understood",
-                environment=env.name,
-                command=name,
-                request=type(request).__name__.lower(),
-                version=request.version,
-                strategy=strategy,
-                reason=request.reason,
-            )
-            return answers.understood(request, strategy)
-        raise TypeError(f"unhandled request {request!r}")
+        match request:
+            case UsageError():
+                await desk.record(
+                    user, "command.refused", command=name, text=text, reason=request.problem
+                )
+                return answers.usage(request, text)
+            case Help():
+                return answers.help_message(config)
+            case Status():
+                return answers.status(await desk.status(request.environment), now)
+            case History():
+                return answers.history(await desk.history(request.environment, request.limit))
+            case Lock():
+                groups = await groups_for(request.environment)
+                locked = await desk.lock(user, request.environment, request.reason, groups)
+                return (
+                    answers.refused(locked)
+                    if isinstance(locked, Refused)
+                    else (answers.lock_result(locked, now))
+                )
+            case Unlock():
+                groups = await groups_for(request.environment)
+                unlocked = await desk.unlock(user, request.environment, groups)
+                return (
+                    answers.refused(unlocked)
+                    if isinstance(unlocked, Refused)
+                    else (answers.lock_result(unlocked, now))
+                )
+            case Cancel():
+                environment = request.environment or await environment_of(request.deployment_id)
+                groups = await groups_for(environment) if environment else {}
+                cancelled = await deploys.cancel(user, request, groups)
+                if isinstance(cancelled, Refused):
+                    return answers.refused(cancelled)
+                return answers.message(cancelled.text)
+            case Deploy():
+                groups = await groups_for(request.environment)
+                started = await deploys.request(user, request, groups, trigger_id or None)
+                if isinstance(started, Plan):
+                    return rendering.plan(started)
+                return rendering.started_answer(started, now)
+            case Rollback():
+                groups = await groups_for(request.environment)
+                confirm = await deploys.confirm_rollback(user, request, groups)
+                if isinstance(confirm, ConfirmRollback):
+                    return rendering.confirm_rollback(confirm)
+                return answers.refused(confirm)
+            case _:
+                assert_never(request)
+
+    async def environment_of(deployment_id: str | None) -> str | None:
+        found = await services.store.deployments.get(deployment_id) if deployment_id else None
+        return found.environment if found and found.environment in config.environments else None
 
     for name in COMMANDS:
         app.command(name)(on_command)

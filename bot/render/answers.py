@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.render.text import ago, code, duration, escape, mention, mentions, when
 from commands.config.model import Config
-from commands.requests import Deploy, Rollback, UsageError
+from commands.requests import UsageError
 from commands.results import (
     AlreadyLocked,
     EnvironmentStatus,
@@ -25,6 +25,7 @@ HELP = """*deploybot* ships versions to Azure App Service from Slack.
 `/deploy status [env]` live version, traffic, lock and job per environment
 `/deploy history [env] [--limit N]` who deployed what, when, and how it ended
 `/deploy lock <env> [reason]` · `/deploy unlock <env>`
+`/deploy cancel <env|id>` withdraw a request still waiting for approval
 `/canary <env> <version> [--stages 5,25,50,100]`
 `/rollback <env> [version] [--reason "text"]` (default: the last good version)"""
 
@@ -143,24 +144,6 @@ def history(result: History) -> Message:
             f"{escape(e.outcome.replace('_', ' '))} in {duration(e.duration_s)}"
         )
     text = "\n".join(rows)
-    return message(text, [section(text)])
-
-
-def understood(request: Deploy | Rollback, strategy: str | None) -> Message:
-    if isinstance(request, Rollback):
-        target = code(request.version) if request.version else "the last good version"
-        text = f"Understood: roll back *{escape(request.environment)}* to {target}."
-    else:
-        flags = [f for f, on in (("dry run", request.dry_run), ("forced", request.force)) if on]
-        text = (
-            f"Understood: deploy {code(request.version)} to *{escape(request.environment)}* "
-            f"with {escape(strategy or 'bluegreen')}"
-            + (f" ({', '.join(flags)})" if flags else "")
-            + (f", stages {', '.join(f'{s}%' for s in request.stages)}" if request.stages else "")
-            + "."
-        )
-    if request.reason:
-        text += f"\nReason: {escape(request.reason)}"
     return message(text, [section(text)])
 
 

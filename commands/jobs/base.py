@@ -38,6 +38,25 @@ class JobTools:
     monotonic: Callable[[], float] = time.perf_counter
     signals: dict[str, asyncio.Event] = field(default_factory=dict)
     rollback_requested_by: dict[str, str] = field(default_factory=dict)
+    # Set on SIGTERM: jobs stop at the next safe point and resume after the restart.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class ShuttingDown(BaseException):
+    """Raised at a safe point when the bot is stopping; the job resumes after a restart.
+
+    A BaseException, so no ``except Exception`` on the way treats it as a failed step.
+    """
+
+
+async def wait_any(events: tuple[asyncio.Event, ...], timeout: float) -> None:  # noqa: ASYNC109
+    """Return when one of ``events`` is set or after ``timeout`` seconds."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=max(0.0, timeout), return_when="FIRST_COMPLETED")
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 class StepFailed(Exception):
@@ -99,6 +118,8 @@ class Job:
         """Run one step unless a previous run finished it; persist, audit and report it."""
         if self.done(name):
             return
+        if self.tools.stopping.is_set():
+            raise ShuttingDown(name)
         store = self.tools.store.deployments
         self.deployment = await store.set_step(self.id, name, "running")
         await self.audit("step.started", step=name)

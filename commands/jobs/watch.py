@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from commands.config.durations import format_duration
+from commands.jobs.base import ShuttingDown, wait_any
 from commands.platform.base import public_url, site_of, target_of
 from commands.platform.errors import PlatformError
 from commands.probes.health import check_health
@@ -39,13 +39,12 @@ async def watch(job: Job) -> str:
     signal = rollback_signal(tools, job.id)
     failures = ticks = 0
     while (now := tools.clock()) < until:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(
-                signal.wait(), timeout=min(interval, (until - now).total_seconds())
-            )
+        await wait_any((signal, tools.stopping), min(interval, (until - now).total_seconds()))
         if signal.is_set():
             who = tools.rollback_requested_by.get(job.id, "a person")
             raise Breach(f"roll back requested by <@{who}>")
+        if tools.stopping.is_set():
+            raise ShuttingDown("watch")  # watch_until is stored: the restart watches the rest
         ticks += 1
         report = await check_health(
             tools.http, public_url(env), quick, expected_version=job.deployment.version

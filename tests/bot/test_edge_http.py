@@ -84,15 +84,17 @@ async def test_channel_mention_in_a_version_is_posted_escaped(edge: Edge) -> Non
     assert "&lt;!channel&gt;" in answer.text
 
 
-async def test_deploy_request_is_understood_and_audited(edge: Edge) -> None:
+async def test_a_deploy_request_reaches_the_job_and_is_audited(edge: Edge) -> None:
     await edge.emu.user("U0ALICE").command(
         "/deploy", 'production v1.2.0 --dry-run --reason "ship it"', channel="#deploys"
     )
-    answer = await edge.ws.wait_for_ephemeral("U0ALICE", "Understood")
-    assert "`v1.2.0` to *prod* with bluegreen (dry run)" in answer.text
-    rows = await edge.services.store.audit.query(actions=["command.understood"])
-    assert rows[0].details["version"] == "v1.2.0"
-    assert rows[0].environment == "prod"
+    answer = await edge.ws.wait_for_ephemeral("U0ALICE", "Dry run")
+    assert "`v1.2.0` to prod" in answer.text
+    received = await edge.services.store.audit.query(actions=["command.received"])
+    assert received[0].details["text"] == 'production v1.2.0 --dry-run --reason "ship it"'
+    [dry_run] = await edge.services.store.audit.query(actions=["deploy.dry_run"])
+    assert dry_run.details["version"] == "v1.2.0"
+    assert dry_run.environment == "prod"
 
 
 async def test_lock_unlock_and_refusals(edge: Edge) -> None:
@@ -157,10 +159,14 @@ async def test_any_text_gets_an_answer(edge: Edge, text: str) -> None:
     assert delivery.status == 200
 
 
-@pytest.mark.parametrize("command", ["/canary", "/rollback"])
-async def test_other_commands_are_registered(edge: Edge, command: str) -> None:
-    await edge.emu.user("U0ALICE").command(command, "prod v1.2.0", channel="#deploys")
-    assert "Understood" in (await edge.ws.wait_for_ephemeral("U0ALICE", "Understood")).text
+@pytest.mark.parametrize(
+    ("command", "answer"),
+    [("/canary v1.2.0", "canary jobs are not available"), ("/rollback v1.0.0", "Roll *prod* back")],
+)
+async def test_other_commands_are_registered(edge: Edge, command: str, answer: str) -> None:
+    name, version = command.split()
+    await edge.emu.user("U0ALICE").command(name, f"prod {version}", channel="#deploys")
+    assert answer in (await edge.ws.wait_for_ephemeral("U0ALICE", answer)).text
 
 
 async def test_signed_but_malformed_interaction_is_a_400(edge: Edge) -> None:

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from commands.parse import environment_words, parse
 from commands.requests import (
+    Cancel,
     Deploy,
     Help,
     History,
@@ -168,3 +169,12 @@ def test_parser_on_command_like_input(command: str, words: list[str]) -> None:
     result = parse(command, " ".join(words), ENVS)
     if isinstance(result, Deploy | Rollback) and result.version is not None:
         assert "<" not in result.version
+
+
+def test_cancel_takes_an_environment_or_a_deployment_id() -> None:
+    assert parse("/deploy", "cancel production", ENVS) == Cancel("prod", None)
+    assert parse("/deploy", "cancel d-0123456789", ENVS) == Cancel(None, "d-0123456789")
+    missing = parse("/deploy", "cancel", ENVS)
+    assert isinstance(missing, UsageError) and "Say which request" in missing.problem
+    unknown = parse("/deploy", "cancel nowhere", ENVS)
+    assert isinstance(unknown, UsageError) and "not an environment" in unknown.problem
