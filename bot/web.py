@@ -1,4 +1,4 @@
-"""The HTTP server: /slack/events, /healthz and /metrics, as one Starlette app."""
+"""The HTTP server: /slack/events, /healthz, /readyz and /metrics, as one Starlette app."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ MAX_BODY = 1_000_000
 def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -> Starlette:
     """``signing_secret`` None means requests are not verified (only for local emulators)."""
     metrics = services.metrics
+    readiness = services.readiness
     # Bolt parses the body before it checks the signature, so a forged, malformed body would
     # become a 500 inside Bolt: check the signature here first.
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
@@ -69,6 +70,10 @@ def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -
             return JSONResponse({"status": "unhealthy", "database": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
+    async def readyz(_: Request) -> Response:
+        """Ready once the database is open, Slack accepted the token and ARM answered."""
+        return JSONResponse(readiness.status(), status_code=200 if readiness.ready else 503)
+
     async def prometheus(_: Request) -> Response:
         return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")
 
@@ -76,6 +81,7 @@ def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
         ]
     )

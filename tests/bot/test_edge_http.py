@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from slack_bolt.async_app import AsyncApp
 
+from bot.httpserver import running
+from bot.readiness import Readiness
 from bot.slackemu import SendOptions
+from bot.web import create_web
 
-from .conftest import Edge
+from .conftest import SIGNING_SECRET, Edge
 
 
 async def test_signed_help_answers_fast(edge: Edge) -> None:
@@ -139,6 +145,37 @@ async def test_healthz_and_metrics(edge: Edge) -> None:
         metrics = (await http.get("/metrics")).text
         assert 'deploybot_commands_total{command="/deploy",outcome="answered"} 1.0' in metrics
         assert 'deploybot_slack_requests_total{outcome="ok"}' in metrics
+
+
+async def test_readyz_names_what_is_missing_until_all_three_are_marked(edge: Edge) -> None:
+    readiness = Readiness()
+    services = dataclasses.replace(edge.services, readiness=readiness)
+    bolt = AsyncApp(client=services.slack, signing_secret=SIGNING_SECRET)
+    async with (
+        running(create_web(bolt, services, SIGNING_SECRET)) as url,
+        httpx.AsyncClient(base_url=url) as http,
+    ):
+        waiting = await http.get("/readyz")
+        assert waiting.status_code == 503
+        assert waiting.json()["missing"] == ["database", "slack", "azure"]
+        assert (await http.get("/healthz")).status_code == 200  # liveness does not wait
+        readiness.database_open()
+        readiness.slack_authenticated()
+        readiness.observe_azure_call("read site", "prod/green", "error", 0.1, "Throttled")
+        still = await http.get("/readyz")
+        assert still.status_code == 503
+        assert still.json() == {
+            "status": "waiting",
+            "missing": ["azure"],
+            "database": "ok",
+            "slack": "ok",
+            "azure": "waiting",
+        }
+        readiness.observe_azure_call("read site", "prod/green", "ok", 0.1, None)
+        ready = await http.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["status"] == "ready"
+        assert ready.json()["missing"] == []
 
 
 async def test_garbage_bodies_never_500(edge: Edge) -> None:
