@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.directory import Directory
 from bot.metrics import Metrics
+from bot.readiness import Readiness
 from bot.tasks import TaskSet
 from commands.deploys import Deploys
 from commands.desk import Desk
@@ -32,6 +33,7 @@ class Services:
     deploys: Deploys
     runner: Runner
     metrics: Metrics = field(default_factory=Metrics)
+    readiness: Readiness = field(default_factory=Readiness)
     tasks: TaskSet = field(default_factory=TaskSet)
     new_reference: Callable[[], str] = short_reference
 

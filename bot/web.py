@@ -1,4 +1,8 @@
-"""The HTTP server: /slack/events, /healthz and /metrics, as one Starlette app."""
+"""The HTTP server: /slack/events, /healthz, /readyz and /metrics, as one Starlette app.
+
+Every metric a request feeds is updated before its response is returned, so a client that
+has seen the response and then reads /metrics sees it counted.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ MAX_BODY = 1_000_000
 def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -> Starlette:
     """``signing_secret`` None means requests are not verified (only for local emulators)."""
     metrics = services.metrics
+    readiness = services.readiness
     # Bolt parses the body before it checks the signature, so a forged, malformed body would
     # become a 500 inside Bolt: check the signature here first.
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
@@ -49,11 +54,19 @@ def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -
         except ValueError:
             metrics.slack_requests.labels("bad_request").inc()
             return PlainTextResponse("malformed request body", status_code=400)
+        dispatched = time.perf_counter()
         bolt_response = await bolt.async_dispatch(bolt_request)
+        # Listeners ack and hand their work to a task, so dispatch time is the ack time.
+        metrics.slack_ack_seconds.observe(time.perf_counter() - dispatched)
         outcome = {200: "ok", 401: "unauthorized"}.get(
             bolt_response.status, str(bolt_response.status)
         )
         metrics.slack_requests.labels(outcome).inc()
+        command = bolt_request.body.get("command")
+        if bolt_response.status == 200 and isinstance(command, str):
+            # Counted here, before the ack goes out: the answer is worked out later, in a task.
+            # Only commands a listener took (200) get a series, so the labels stay bounded.
+            metrics.slack_commands.labels(command).inc()
         metrics.request_seconds.observe(time.perf_counter() - started)
         return Response(
             content=bolt_response.body,
@@ -69,6 +82,10 @@ def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -
             return JSONResponse({"status": "unhealthy", "database": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
+    async def readyz(_: Request) -> Response:
+        """Ready once the database is open, Slack accepted the token and ARM answered."""
+        return JSONResponse(readiness.status(), status_code=200 if readiness.ready else 503)
+
     async def prometheus(_: Request) -> Response:
         return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")
 
@@ -76,6 +93,7 @@ def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
         ]
     )

@@ -35,6 +35,10 @@ class Runner:
     def running(self, deployment_id: str) -> bool:
         return deployment_id in self._jobs
 
+    def in_flight(self) -> int:
+        """How many jobs run in this process now (timers for pending approvals excluded)."""
+        return len(self._jobs)
+
     def start(self, deployment: Deployment, *, resumed: bool = False) -> bool:
         """Run the deployment's job unless it already runs here; False if it did."""
         if deployment.id in self._jobs:

@@ -6,11 +6,16 @@ transaction. That transaction reads and bumps the single ``audit_head`` row unde
 database's write lock (``BEGIN IMMEDIATE`` on SQLite, ``SELECT … FOR UPDATE`` on PostgreSQL),
 which queues writers in other processes; ``Database.audit_lock`` queues other ``AuditLog``
 instances over the same ``Database``. See ``audit_chain`` for the hash.
+
+Subscribers (``AuditLog.subscribe``) are told about every row this ``AuditLog`` writes, in
+seq order, once the transaction holding it has committed and before ``append`` returns: a
+row's effect on them (e.g. a metric) is visible to anyone who has seen ``append`` return.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -29,7 +34,9 @@ from storage.models import AuditEventRow, AuditHeadRow
 from storage.timeutil import iso_utc, parse_iso_utc
 from storage.validate import optional_text, require_positive_int, require_text
 
-__all__ = ["AuditEvent", "AuditLog", "ExportFormat", "VerifyResult"]
+__all__ = ["AuditEvent", "AuditLog", "AuditSubscriber", "ExportFormat", "VerifyResult"]
+
+log = logging.getLogger(__name__)
 
 _COLUMNS = tuple(AuditEventRow.__table__.c)
 
@@ -60,6 +67,9 @@ class _NewRow:
     details: str
 
 
+AuditSubscriber = Callable[[AuditEvent], None]
+
+
 class AuditLog:
     def __init__(
         self,
@@ -73,6 +83,24 @@ class AuditLog:
         self._writer: GroupCommit[_NewRow, AuditEvent] = GroupCommit(
             self._write_batch, max_batch=max_batch
         )
+        self._subscribers: list[AuditSubscriber] = []
+
+    def subscribe(self, callback: AuditSubscriber) -> Callable[[], None]:
+        """Call ``callback(row)`` for every row appended from now on; returns an unsubscribe.
+
+        It is called synchronously on the event loop, once per row in seq order, after the
+        row's transaction has committed (with group commit: after its batch committed) and
+        before ``append`` returns. Rows whose transaction failed are never passed. A callback
+        that raises is logged and skipped: it never fails the append or the other callbacks.
+        Rows written by other processes or other ``AuditLog`` instances are not seen.
+        """
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
 
     async def append(
         self,
@@ -142,7 +170,24 @@ class AuditLog:
             await session.execute(
                 update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=seq, hash=prev_hash)
             )
+        # Committed (the block above exits only after COMMIT succeeded); batches run one at a
+        # time in call order, so subscribers see rows in seq order.
+        self._notify(events)
         return events
+
+    def _notify(self, events: list[AuditEvent]) -> None:
+        subscribers = tuple(self._subscribers)
+        for event in events:
+            for subscriber in subscribers:
+                try:
+                    subscriber(event)
+                except Exception:
+                    log.exception(
+                        "audit subscriber %r failed on row %s (%s)",
+                        subscriber,
+                        event.seq,
+                        event.action,
+                    )
 
     async def query(
         self,

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+from typing import Any
+
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
+from slack_bolt.async_app import AsyncApp
 
+from bot.httpserver import running
+from bot.readiness import Readiness
 from bot.slackemu import SendOptions
+from bot.web import create_web
 
-from .conftest import Edge
+from .conftest import SIGNING_SECRET, Edge
 
 
 async def test_signed_help_answers_fast(edge: Edge) -> None:
@@ -133,14 +142,110 @@ async def test_history_is_empty_before_any_deployment(edge: Edge) -> None:
 
 
 async def test_healthz_and_metrics(edge: Edge) -> None:
-    await edge.emu.user("U0ALICE").command("/deploy help", channel="#deploys")
+    delivery = await edge.emu.user("U0ALICE").command("/deploy help", channel="#deploys")
+    assert delivery.status == 200
     async with httpx.AsyncClient(base_url=edge.url) as http:
         health = await http.get("/healthz")
         assert health.status_code == 200
         assert health.json() == {"status": "ok", "database": "ok"}
+        # Counted before the ack went out: nothing to wait for.
+        metrics = (await http.get("/metrics")).text
+        assert 'deploybot_slack_commands_total{command="/deploy"} 1.0' in metrics
+        assert 'deploybot_slack_requests_total{outcome="ok"} 1.0' in metrics
+        assert "deploybot_slack_ack_seconds_count 1.0" in metrics
+        # The answer is worked out in a task after the ack: count it once that is done.
+        await edge.services.idle()
         metrics = (await http.get("/metrics")).text
         assert 'deploybot_commands_total{command="/deploy",outcome="answered"} 1.0' in metrics
-        assert 'deploybot_slack_requests_total{outcome="ok"}' in metrics
+
+
+async def test_a_command_is_counted_before_its_ack_even_while_its_answer_waits(
+    edge: Edge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = asyncio.Event()
+    record = edge.services.desk.record
+
+    async def held_record(*args: Any, **kwargs: Any) -> Any:
+        await release.wait()
+        return await record(*args, **kwargs)
+
+    monkeypatch.setattr(edge.services.desk, "record", held_record)
+    delivery = await edge.emu.user("U0ALICE").command("/deploy help", channel="#deploys")
+    assert delivery.status == 200
+    async with httpx.AsyncClient(base_url=edge.url) as http:
+        metrics = (await http.get("/metrics")).text
+        assert 'deploybot_slack_commands_total{command="/deploy"} 1.0' in metrics
+        assert 'outcome="answered"' not in metrics  # the answer is still held up
+        release.set()
+        await edge.services.idle()
+        metrics = (await http.get("/metrics")).text
+        assert 'deploybot_commands_total{command="/deploy",outcome="answered"} 1.0' in metrics
+
+
+async def test_metrics_exposition_follows_prometheus_naming(edge: Edge) -> None:
+    await edge.emu.user("U0ALICE").command("/deploy help", channel="#deploys")
+    async with httpx.AsyncClient(base_url=edge.url) as http:
+        response = await http.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(response.text)}
+    expected = {
+        "deploybot_slack_requests": ("counter", {"outcome"}),
+        "deploybot_slack_commands": ("counter", {"command"}),
+        "deploybot_commands": ("counter", {"command", "outcome"}),
+        "deploybot_slack_request_seconds": ("histogram", set()),
+        "deploybot_slack_ack_seconds": ("histogram", set()),
+        "deploybot_deployments": ("counter", {"environment", "strategy", "outcome"}),
+        "deploybot_deployment_duration_seconds": ("histogram", {"environment", "outcome"}),
+        "deploybot_rollbacks": ("counter", {"environment", "trigger"}),
+        "deploybot_approval_wait_seconds": ("histogram", {"environment"}),
+        "deploybot_azure_requests": ("counter", {"operation", "outcome"}),
+        "deploybot_azure_request_seconds": ("histogram", {"operation"}),
+        "deploybot_jobs_in_flight": ("gauge", set()),
+    }
+    for name, (kind, _) in expected.items():
+        assert name in families, name
+        assert families[name].type == kind, name
+    for name in ("deploybot_slack_requests", "deploybot_slack_commands"):
+        samples = [s for s in families[name].samples if s.name == f"{name}_total"]
+        assert samples, name
+        assert {frozenset(s.labels) for s in samples} == {frozenset(expected[name][1])}
+    ack = families["deploybot_slack_ack_seconds"].samples
+    assert {s.name for s in ack} >= {
+        "deploybot_slack_ack_seconds_bucket",
+        "deploybot_slack_ack_seconds_count",
+        "deploybot_slack_ack_seconds_sum",
+    }
+
+
+async def test_readyz_names_what_is_missing_until_all_three_are_marked(edge: Edge) -> None:
+    readiness = Readiness()
+    services = dataclasses.replace(edge.services, readiness=readiness)
+    bolt = AsyncApp(client=services.slack, signing_secret=SIGNING_SECRET)
+    async with (
+        running(create_web(bolt, services, SIGNING_SECRET)) as url,
+        httpx.AsyncClient(base_url=url) as http,
+    ):
+        waiting = await http.get("/readyz")
+        assert waiting.status_code == 503
+        assert waiting.json()["missing"] == ["database", "slack", "azure"]
+        assert (await http.get("/healthz")).status_code == 200  # liveness does not wait
+        readiness.database_open()
+        readiness.slack_authenticated()
+        readiness.observe_azure_call("read site", "prod/green", "error", 0.1, "Throttled")
+        still = await http.get("/readyz")
+        assert still.status_code == 503
+        assert still.json() == {
+            "status": "waiting",
+            "missing": ["azure"],
+            "database": "ok",
+            "slack": "ok",
+            "azure": "waiting",
+        }
+        readiness.observe_azure_call("read site", "prod/green", "ok", 0.1, None)
+        ready = await http.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["status"] == "ready"
+        assert ready.json()["missing"] == []
 
 
 async def test_garbage_bodies_never_500(edge: Edge) -> None:
