@@ -23,9 +23,12 @@ from starlette.applications import Starlette
 from bot.app import create_app
 from bot.cards import CardPublisher
 from bot.directory import Directory
+from bot.metrics import Metrics, fan_out
+from bot.readiness import Readiness
 from bot.reporter import SlackReporter
 from bot.services import Services
 from bot.settings import Settings
+from bot.startup import StartupProbes
 from bot.web import create_web
 from commands.azure_audit import AzureCallAuditor
 from commands.deploys import Deploys
@@ -124,8 +127,11 @@ async def build(
 ) -> AsyncIterator[Bot]:
     """Open the store, Slack and Azure; resume unfinished jobs; close it all in order."""
     async with contextlib.AsyncExitStack() as stack:
+        metrics, readiness = Metrics(), Readiness()
         store = await Store.open(database_url, clock=clock)
         stack.push_async_callback(store.close)
+        readiness.database_open()
+        store.audit.subscribe(metrics.on_audit)
         client = slack.client()
         auditor = AzureCallAuditor(store)
         auditor.start()
@@ -135,7 +141,9 @@ async def build(
             arm_url=azure.arm_url,
             ca_file=azure.ca_file,
             polling_interval=azure.polling_interval,
-            on_call=auditor.observe,
+            on_call=fan_out(
+                auditor.observe, metrics.observe_azure_call, readiness.observe_azure_call
+            ),
         )
         stack.push_async_callback(platform.close)
         http = httpx.AsyncClient(timeout=10.0)
@@ -152,6 +160,7 @@ async def build(
         tools = JobTools(settings.config, store, platform, http, reporter, clock)
         runner = Runner(tools)
         stack.push_async_callback(runner.shutdown, tuning.shutdown_grace_s)
+        metrics.track_jobs(runner.in_flight)
         services = Services(
             store=store,
             slack=client,
@@ -160,7 +169,12 @@ async def build(
             clock=clock,
             deploys=Deploys(tools, runner),
             runner=runner,
+            metrics=metrics,
+            readiness=readiness,
         )
+        probes = StartupProbes()
+        probes.start(readiness, client, platform, settings.config)
+        stack.push_async_callback(probes.close)
         if tuning.recover:
             await runner.recover(services.deploys.expire)
         # Closed first: answers in flight still need the store, Slack and the jobs.

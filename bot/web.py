@@ -24,7 +24,8 @@ MAX_BODY = 1_000_000
 
 
 def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -> Starlette:
-    """``signing_secret`` None means requests are not verified (only for local emulators)."""
+    """``signing_secret`` None (Socket Mode) means there is no /slack/events route at all:
+    events come over the socket, and nothing unsigned is ever dispatched."""
     metrics = services.metrics
     readiness = services.readiness
     # Bolt parses the body before it checks the signature, so a forged, malformed body would
@@ -42,7 +43,7 @@ def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -
         except UnicodeDecodeError:
             metrics.slack_requests.labels("bad_request").inc()
             return PlainTextResponse("body is not UTF-8", status_code=400)
-        if verifier and not verifier.is_valid_request(body, dict(request.headers)):
+        if verifier is None or not verifier.is_valid_request(body, dict(request.headers)):
             metrics.slack_requests.labels("unauthorized").inc()
             return PlainTextResponse("invalid request signature or timestamp", status_code=401)
         try:
@@ -91,7 +92,7 @@ def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -
 
     return Starlette(
         routes=[
-            Route("/slack/events", slack_events, methods=["POST"]),
+            *([Route("/slack/events", slack_events, methods=["POST"])] if verifier else []),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),

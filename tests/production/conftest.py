@@ -1,0 +1,285 @@
+"""The production entry points as a team runs them: `deploybot sandbox` and `deploybot serve`
+(or `socket`) as processes, and a Slack-compatible API written here, not the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from azure.identity.aio import ClientSecretCredential
+from azure.mgmt.trafficmanager.aio import TrafficManagerManagementClient
+
+from commands.platform.sandbox.cli import READY_LINE
+
+from .fake_slack import FakeSlack, fake_slack
+
+REPO = Path(__file__).resolve().parents[2]
+PROFILE = ("rg-virtualqueue-prod", "virtualqueue-production-tm")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def base_env() -> dict[str, str]:
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AZURE_", "SLACK_", "DEPLOYBOT_"))
+        and k not in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+    }
+    keep["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), keep.get("PYTHONPATH")]))
+    return keep
+
+
+def quick(config: dict[str, Any]) -> dict[str, Any]:
+    """What a team tunes for a test system: seconds instead of minutes, no freeze windows."""
+    config["freezes"] = []
+    for env in config["environments"].values():
+        env["health"] = {
+            **env.get("health", {}),
+            "watch": "3s",
+            "watch_interval": "0.5s",
+            "version_wait": "10s",
+            "throughput": {"requests": 20, "concurrency": 5, "min_rps": 5},
+        }
+    return config
+
+
+@dataclass
+class SandboxProcess:
+    process: asyncio.subprocess.Process
+    variables: dict[str, str]
+    config: dict[str, Any]
+
+    def public_url(self, environment: str) -> str:
+        return str(self.config["environments"][environment]["urls"]["public"])
+
+    async def served_versions(self, environment: str, requests: int = 20) -> set[str]:
+        """What the public host answers, request after request (the front door splits)."""
+        seen = set()
+        async with httpx.AsyncClient(timeout=5) as http:
+            for _ in range(requests):
+                answer = await http.get(f"{self.public_url(environment)}/health")
+                seen.add(str(answer.json()["version"]))
+        return seen
+
+    async def traffic_manager(self) -> dict[str, tuple[str, int]]:
+        """Ground truth through the official SDK: each endpoint's status and weight."""
+        v = self.variables
+        async with (
+            ClientSecretCredential(
+                v["AZURE_TENANT_ID"],
+                v["AZURE_CLIENT_ID"],
+                v["AZURE_CLIENT_SECRET"],
+                authority=v["AZURE_AUTHORITY_HOST"],
+                connection_verify=v["SSL_CERT_FILE"],
+            ) as credential,
+            TrafficManagerManagementClient(
+                credential,
+                v["AZURE_SUBSCRIPTION_ID"],
+                base_url=v["AZURE_RESOURCE_MANAGER_URL"],
+                connection_verify=v["SSL_CERT_FILE"],
+                retry_total=0,
+            ) as tm,
+        ):
+            profile = await tm.profiles.get(*PROFILE)
+        return {
+            str(e.name): (
+                str(getattr(e.endpoint_status, "value", e.endpoint_status)),
+                e.weight or 0,
+            )
+            for e in profile.endpoints or ()
+        }
+
+    async def enabled_endpoints(self) -> set[str]:
+        return {
+            n for n, (status, _) in (await self.traffic_manager()).items() if status == "Enabled"
+        }
+
+
+@dataclass
+class BotProcess:
+    """One `deploybot serve|socket` process; it can be stopped, killed and started again."""
+
+    mode: str
+    cwd: Path
+    env: dict[str, str]
+    config_file: Path
+    port: int = field(default_factory=free_port)
+    process: asyncio.subprocess.Process | None = None
+    logs: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            self.mode,
+            "--config",
+            str(self.config_file),
+            "--port",
+            str(self.port),
+            env=self.env,
+            cwd=self.cwd,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert self.process.stdout is not None
+        banner = await asyncio.wait_for(self.process.stdout.readline(), timeout=60)
+        assert banner, await self.stderr()
+        await self.wait_ready()
+
+    async def wait_ready(self, timeout: float = 60) -> dict[str, Any]:  # noqa: ASYNC109
+        deadline = asyncio.get_running_loop().time() + timeout
+        async with httpx.AsyncClient(timeout=5) as http:
+            while True:
+                with contextlib.suppress(httpx.TransportError):
+                    answer = await http.get(f"{self.url}/readyz")
+                    if answer.status_code == 200:
+                        return dict(answer.json())
+                if asyncio.get_running_loop().time() > deadline:
+                    raise AssertionError(f"{self.mode} never became ready: {await self.stderr()}")
+                await asyncio.sleep(0.1)
+
+    async def metrics(self) -> str:
+        async with httpx.AsyncClient(timeout=5) as http:
+            return (await http.get(f"{self.url}/metrics")).text
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+
+    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:  # noqa: ASYNC109
+        """Signal the process and wait for it; returns its exit code."""
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.process.send_signal(sig)
+        _, err = await asyncio.wait_for(self.process.communicate(), timeout)
+        self.logs.append(err.decode(errors="replace"))
+        return int(self.process.returncode or 0)
+
+    async def stderr(self) -> str:
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+        if self.process is not None:
+            _, err = await self.process.communicate()
+            self.logs.append(err.decode(errors="replace"))
+        return "\n".join(self.logs)
+
+
+@dataclass
+class Production:
+    sandbox: SandboxProcess
+    slack: FakeSlack
+    bot: BotProcess
+    database: Path
+
+    async def audit_verify(self) -> tuple[int, str]:
+        verify = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "audit",
+            "verify",
+            env=self.bot.env,
+            cwd=self.bot.cwd,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await asyncio.wait_for(verify.communicate(), 60)
+        return int(verify.returncode or 0), out.decode()
+
+
+async def _read_until_ready(stream: asyncio.StreamReader) -> None:
+    lines = []
+    while True:
+        line = (await stream.readline()).decode()
+        if not line:
+            raise AssertionError("the sandbox exited before it was ready:\n" + "".join(lines))
+        lines.append(line)
+        if line.strip() == READY_LINE:
+            return
+
+
+@contextlib.asynccontextmanager
+async def sandbox_process(tmp_path: Path) -> AsyncIterator[tuple[SandboxProcess, Path]]:
+    env_file, config_out = tmp_path / "sandbox.env", tmp_path / "sandbox.yml"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "sandbox",
+        "--env-file",
+        str(env_file),
+        "--config-out",
+        str(config_out),
+        cwd=tmp_path,
+        env=base_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        await asyncio.wait_for(_read_until_ready(process.stdout), 60)
+        lines = env_file.read_text(encoding="utf-8").splitlines()
+        variables = dict(line.split("=", 1) for line in lines if "=" in line)
+        config = quick(yaml.safe_load(config_out.read_text(encoding="utf-8")))
+        tuned = tmp_path / "deploybot.yml"
+        tuned.write_text(yaml.safe_dump(config), encoding="utf-8")
+        yield SandboxProcess(process, variables, config), tuned
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 30)
+
+
+@contextlib.asynccontextmanager
+async def production(tmp_path: Path, mode: str = "serve") -> AsyncIterator[Production]:
+    async with (
+        sandbox_process(tmp_path) as (sandbox, config_file),
+        fake_slack() as slack,
+    ):
+        database = tmp_path / "deploybot.db"
+        env = {
+            **base_env(),
+            **sandbox.variables,
+            "SLACK_BOT_TOKEN": slack.bot_token,
+            "SLACK_API_URL": f"{slack.url}/api/",
+            "DEPLOYBOT_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        }
+        if mode == "serve":
+            env["SLACK_SIGNING_SECRET"] = slack.signing_secret
+        else:
+            env["SLACK_APP_TOKEN"] = slack.app_token
+        bot = BotProcess(mode, tmp_path, env, config_file)
+        slack.bot_url = bot.url
+        await bot.start()
+        try:
+            yield Production(sandbox, slack, bot, database)
+        finally:
+            if bot.process is not None and bot.process.returncode is None:
+                await bot.stop()
+
+
+@pytest.fixture
+async def prod(tmp_path: Path) -> AsyncIterator[Production]:
+    async with production(tmp_path) as running:
+        yield running
