@@ -100,7 +100,8 @@ async def test_an_automatic_rollback_marks_the_watch_failed_with_the_rule(
 async def watching_then(stack: LocalStack, roll_back: Callable[[], Any]) -> None:
     ws, emu = stack.ws, stack.emu
     await emu.user("U0ALICE").command("/deploy", "prod v1.2.0", channel="#deploys")
-    await ws.wait_for_message("#deploys", "Watching", kinds=("edit",), timeout=20)
+    # The Roll back button appears once the watch has saved when it ends.
+    await ws.wait_for_message("#deploys", "Roll back offered", kinds=("edit",), timeout=20)
     await roll_back()
 
 

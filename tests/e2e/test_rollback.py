@@ -34,7 +34,8 @@ async def test_the_cards_roll_back_button_switches_back_at_once(
 ) -> None:
     ws, emu, sb = stack.ws, stack.emu, stack.sandbox
     await emu.user("U0ALICE").command("/deploy", "prod v1.2.0", channel="#deploys")
-    card = await ws.wait_for_message("#deploys", "Watching", kinds=("edit",), timeout=20)
+    # Watching first, then the button once the watch has saved when it ends.
+    card = await ws.wait_for_message("#deploys", "Roll back offered", kinds=("edit",), timeout=20)
     assert await served_version(sb.front_door_url(PROD_DOOR)) == "v1.2.0"
     await emu.user("U0BOB").click(card, "Roll back", confirm=True)
     await idle(stack)
