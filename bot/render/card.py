@@ -16,6 +16,7 @@ from typing import Any, Literal, NamedTuple
 from bot.render.text import code as code_span
 from bot.render.text import duration, escape, mention, when
 from commands.jobs.steps import OUTCOME_WORDS
+from storage.deployment_model import TERMINAL_STATES
 
 SlackMessage = dict[str, Any]
 CardState = Literal[
@@ -37,8 +38,6 @@ STATES: dict[str, tuple[str, str]] = {
     "cancelled": (":octagonal_sign:", "Cancelled"),
 }
 STEP_MARKS = {"done": "✓", "running": "⏳", "failed": "✗", "pending": "○", "skipped": "–"}
-#: States after which nothing runs: the card shows no step as running or pending.
-TERMINAL = frozenset({"succeeded", "failed", "rolled_back", "rejected", "expired", "cancelled"})
 _KINDS = {"deploy": "Deploy", "rollback": "Rollback", "canary": "Canary"}
 _STRATEGIES = {"bluegreen": "blue-green", "canary": "canary"}
 SECTION_LIMIT = 3000
@@ -202,7 +201,7 @@ def _clock_field(view: CardView, now: datetime) -> str:
 def _settled(view: CardView) -> tuple[CardStep, ...]:
     """A finished card never shows a step as still running or waiting to run, even if what
     was stored says so (the job settles the checklist when it finishes; this is the guard)."""
-    if view.state not in TERMINAL:
+    if view.state not in TERMINAL_STATES:  # after these nothing runs
         return view.steps
     why = OUTCOME_WORDS.get(view.state, view.state.replace("_", " "))
     return tuple(
