@@ -16,7 +16,6 @@ from bot.render.card_view import card_view
 from bot.render.text import duration, escape
 from bot.render.thread import approval_reply, error_reply, health_table, step_reply
 from commands.config.model import Config
-from commands.jobs.labels import step_label
 from commands.jobs.notes import (
     ApprovalNote,
     ErrorNote,
@@ -26,6 +25,7 @@ from commands.jobs.notes import (
     SwitchNote,
     TextNote,
 )
+from commands.jobs.steps import step_label
 from storage import Store
 
 log = logging.getLogger(__name__)

@@ -15,6 +15,8 @@ from typing import Any, Literal, NamedTuple
 
 from bot.render.text import code as code_span
 from bot.render.text import duration, escape, mention, when
+from commands.jobs.steps import OUTCOME_WORDS
+from storage.deployment_model import TERMINAL_STATES
 
 SlackMessage = dict[str, Any]
 CardState = Literal[
@@ -89,6 +91,8 @@ class CardView:
     override_note: str | None = None
     error: str | None = None
     rollback_note: str | None = None
+    rollback_requested_by: str | None = None
+    """The user who asked for the rollback during the watch (a request, not an error)."""
 
     def __post_init__(self) -> None:
         if not self.deployment_id or len(self.deployment_id) > 200:
@@ -139,12 +143,14 @@ def render_card(view: CardView, now: datetime) -> SlackMessage:
         },
     ]
     if view.steps:
-        lines = [_step_line(step) for step in view.steps]
+        lines = [_step_line(step) for step in _settled(view)]
         blocks.append(section(fit(["*Steps*", *lines])))
     if view.traffic:
         blocks.append(section(_traffic(view)))
     if view.approvals_required or view.approvals:
         blocks.append(section(fit(_approval_lines(view))))
+    if view.rollback_requested_by:
+        blocks.append(section(_requested_rollback(view)))
     if view.error:
         blocks.append(section(f":x: *Error:* {escape(view.error)}"))
     if view.rollback_note:
@@ -190,6 +196,32 @@ def _clock_field(view: CardView, now: datetime) -> str:
     if view.requested_at is not None:
         return f"*Requested*\n{when(view.requested_at)}"
     return "*Elapsed*\n–"
+
+
+def _settled(view: CardView) -> tuple[CardStep, ...]:
+    """A finished card never shows a step as still running or waiting to run, even if what
+    was stored says so (the job settles the checklist when it finishes; this is the guard)."""
+    if view.state not in TERMINAL_STATES:  # after these nothing runs
+        return view.steps
+    why = OUTCOME_WORDS.get(view.state, view.state.replace("_", " "))
+    return tuple(
+        step._replace(status="failed", detail=step.detail or f"interrupted: {why}")
+        if step.status == "running"
+        else step._replace(status="skipped", detail=f"not run: {why}", seconds=None)
+        if step.status == "pending"
+        else step
+        for step in view.steps
+    )
+
+
+def _requested_rollback(view: CardView) -> str:
+    """Neutral, with a real mention: a person asking to roll back is not an error."""
+    who = mention(str(view.rollback_requested_by))
+    if view.state == "rolled_back":
+        return f":leftwards_arrow_with_hook: Rolled back at the request of {who}"
+    if view.state == "rolling_back":
+        return f":rewind: Rolling back at the request of {who}"
+    return f":leftwards_arrow_with_hook: Roll back requested by {who}"
 
 
 def _step_line(step: CardStep) -> str:

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from bot.render.card import STATES, CardApproval, CardError, CardStep, CardView, TrafficShare
+from commands.jobs.context import JobContext
 from storage.approvals import Approval
 from storage.deployment_model import Deployment
-from storage.timeutil import parse_iso_utc
 
 
 def card_view(
@@ -19,14 +19,12 @@ def card_view(
     traffic: Sequence[tuple[str, float]] = (),
     watch_until: datetime | None = None,
 ) -> CardView:
-    """The view of a stored deployment. Optional ``context`` keys the jobs may set:
-    ``traffic`` ({target: percent}), ``traffic_effective`` (bool), ``watch_until`` (ISO),
-    ``started_at`` (ISO), ``override`` (text), ``rollback_note`` (text)."""
-    ctx = deployment.context
+    """The view of a stored deployment; what the job chose and found comes from its
+    ``JobContext`` (traffic, watch end, start, override, rollback note and requester)."""
+    ctx = JobContext.of(deployment)
     started = [s.started_at for s in deployment.steps if s.started_at is not None]
-    shares = traffic or _context_traffic(ctx.get("traffic"))
-    effective = ctx.get("traffic_effective")
-    override = _text(ctx.get("override"))
+    shares = traffic or ctx.traffic
+    override = ctx.override
     if override is None and deployment.flags.get("force"):
         override = "--force"
     return CardView(
@@ -51,18 +49,19 @@ def card_view(
             for s in deployment.steps
         ),
         traffic=tuple(TrafficShare(str(name), float(pct)) for name, pct in shares),
-        traffic_effective=effective if isinstance(effective, bool) else None,
+        traffic_effective=ctx.traffic_effective,
         approvals_required=deployment.approvals_required,
         approvals=tuple(CardApproval(a.approver, a.decision, a.at, a.reason) for a in approvals),
         requested_at=deployment.created_at,
-        started_at=min(started) if started else _when(ctx.get("started_at")),
+        started_at=min(started) if started else ctx.started_at,
         finished_at=deployment.finished_at,
         expires_at=deployment.expires_at,
-        watch_until=watch_until or _when(ctx.get("watch_until")),
+        watch_until=watch_until or ctx.watch_until,
         dry_run=deployment.is_dry_run,
         override_note=override,
         error=_error_text(deployment.error),
-        rollback_note=_text(ctx.get("rollback_note")),
+        rollback_note=ctx.rollback_note,
+        rollback_requested_by=ctx.rollback_requested_by,
     )
 
 
@@ -86,26 +85,6 @@ def _error_text(error: Mapping[str, Any] | None) -> str | None:
     text = f"({code_}) {message}".strip() if code_ else message
     operation = _text(error.get("operation"))
     return f"{operation}: {text}" if operation and text else (text or operation or "unknown error")
-
-
-def _context_traffic(value: object) -> list[tuple[str, float]]:
-    pairs = (
-        value.items() if isinstance(value, Mapping) else value if isinstance(value, list) else []
-    )
-    out: list[tuple[str, float]] = []
-    for pair in pairs:
-        if isinstance(pair, list | tuple) and len(pair) == 2 and isinstance(pair[1], int | float):
-            out.append((str(pair[0]), float(pair[1])))
-    return out
-
-
-def _when(value: object) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    try:
-        return parse_iso_utc(value) if isinstance(value, str) else None
-    except ValueError:  # a malformed hint is ignored: the card must still render
-        return None
 
 
 def _text(value: object) -> str | None:

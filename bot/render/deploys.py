@@ -9,22 +9,10 @@ from typing import Any
 from bot.render.answers import Message, lock_line, message, refused, section
 from bot.render.text import code, escape
 from commands.deploy_results import Answer, Busy, ConfirmRollback, Started
+from commands.jobs.steps import plan_text
 from commands.plan import Plan
 from commands.results import Refused
 from storage import Deployment
-
-STEP_TEXT = {
-    "precheck": "pre-checks: artifact, target health, lock, freeze",
-    "deploy": "put the version on the idle target (package URL or image + version setting)",
-    "restart": "restart the idle target",
-    "wait_version": "wait until it reports the version",
-    "health_gate": "health checks on its own host",
-    "pre_switch_hook": "pre-switch hook",
-    "switch": "switch production traffic",
-    "verify": "verify production through the public host",
-    "post_switch_hook": "post-switch hook",
-    "watch": "watch production (health and error rate)",
-}
 
 
 def click_answer(result: Answer | Refused) -> Message:
@@ -67,7 +55,7 @@ def plan(p: Plan) -> Message:
         f"the new version goes to {escape(p.target or '?')}."
     )
     lines.append("*Steps*")
-    lines += [f"{i}. {STEP_TEXT.get(s, s)}" for i, s in enumerate(p.steps, 1)]
+    lines += [f"{i}. {escape(plan_text(s))}" for i, s in enumerate(p.steps, 1)]
     lines.append("*Azure resources touched*")
     lines += [f"• {escape(r)}" for r in p.resources]
     lines.append(f"*Approvals:* {escape(p.approvals)}")

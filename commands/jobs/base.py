@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 
 from commands.config.model import Config, Environment
-from commands.jobs.labels import step_label
+from commands.jobs.context import ContextChanges, JobContext
 from commands.jobs.notes import ErrorNote, Note, Reporter, StepNote
+from commands.jobs.steps import Step, settle, step_label
+from commands.jobs.watch import Breach
 from commands.platform.base import Platform
 from commands.platform.errors import PlatformError
 from storage import Deployment, Store
@@ -77,8 +79,17 @@ class Job:
         self.env: Environment = tools.config.environments[deployment.environment]
 
     @property
-    def context(self) -> Mapping[str, Any]:
-        return self.deployment.context
+    def ctx(self) -> JobContext:
+        """What the job chose and found so far (read from the stored deployment)."""
+        return JobContext.of(self.deployment)
+
+    @property
+    def target(self) -> str:
+        """The target the version goes to; the pre-checks choose it before any other step."""
+        target = self.ctx.target
+        if target is None:
+            raise StepFailed("no target chosen yet (the pre-checks did not run)")
+        return target
 
     async def reload(self) -> Deployment:
         found = await self.tools.store.deployments.get(self.id)
@@ -86,9 +97,10 @@ class Job:
         self.deployment = found
         return found
 
-    async def save(self, **context: Any) -> None:
-        merged = {**self.deployment.context, **context}
-        self.deployment = await self.tools.store.deployments.update(self.id, context=merged)
+    async def save(self, **changes: Unpack[ContextChanges]) -> None:
+        """Persist typed changes to the job's context (see ``JobContext``)."""
+        context = self.ctx.updated(changes).to_json()
+        self.deployment = await self.tools.store.deployments.update(self.id, context=context)
 
     async def audit(self, action: str, actor: str = BOT, **details: Any) -> None:
         await self.tools.store.audit.append(
@@ -104,17 +116,17 @@ class Job:
         await self.audit("deployment.state", previous=previous, state=state)
         await self.tools.reporter.changed(self.id)
 
-    def done(self, name: str) -> bool:
+    def done(self, name: Step) -> bool:
         step = self.deployment.step(name)
         return step is not None and step.status in ("done", "skipped")
 
-    async def skip(self, name: str, why: str) -> None:
+    async def skip(self, name: Step, why: str) -> None:
         if not self.done(name):
             self.deployment = await self.tools.store.deployments.set_step(
                 self.id, name, "skipped", why
             )
 
-    async def run_step(self, name: str, work: Callable[[], Awaitable[str]]) -> None:
+    async def run_step(self, name: Step, work: Callable[[], Awaitable[str]]) -> None:
         """Run one step unless a previous run finished it; persist, audit and report it."""
         if self.done(name):
             return
@@ -133,13 +145,19 @@ class Job:
         except StepFailed as failure:
             await self._failed(name, failure.detail, failure.code, started)
             raise
+        except Breach as breach:
+            # The rollback that follows says why in the thread; the checklist says it here.
+            await self._failed(name, str(breach), None, started, note=False)
+            raise
         took = self.tools.monotonic() - started
         self.deployment = await store.set_step(self.id, name, "done", detail)
         await self.audit("step.done", step=name, detail=detail, duration_s=round(took, 3))
         await self.note(StepNote(name, step_label(name, self.deployment), True, detail, took))
         await self.tools.reporter.changed(self.id)
 
-    async def _failed(self, name: str, detail: str, code: str | None, started: float) -> None:
+    async def _failed(
+        self, name: Step, detail: str, code: str | None, started: float, *, note: bool = True
+    ) -> None:
         took = self.tools.monotonic() - started
         self.deployment = await self.tools.store.deployments.set_step(
             self.id, name, "failed", detail
@@ -147,7 +165,9 @@ class Job:
         await self.audit(
             "step.failed", step=name, detail=detail, code=code, duration_s=round(took, 3)
         )
-        await self.note(ErrorNote(step_label(name, self.deployment), detail, code))
+        if note:
+            await self.note(ErrorNote(step_label(name, self.deployment), detail, code))
+        await self.tools.reporter.changed(self.id)
 
     async def finish(
         self, outcome: str, *, live_version: str | None, error: str | None = None
@@ -166,11 +186,18 @@ async def finish(
     error: str | None = None,
     actor: str = BOT,
 ) -> Deployment:
-    """Terminal state: record it, free the environment, write the history row, redraw the card."""
-    fields: dict[str, Any] = {"state": outcome, "current_step": None}
+    """Terminal state: record it, free the environment, write the history row, redraw the card.
+
+    The checklist is settled in the same write: a step still running failed with ``error``,
+    steps that never ran are skipped with the reason, so the card (also after a restart)
+    shows nothing as still running.
+    """
+    store = tools.store
+    current = await store.deployments.get(deployment.id) or deployment
+    steps = settle(current.steps, outcome, error, tools.clock())
+    fields: dict[str, Any] = {"state": outcome, "current_step": None, "steps": steps}
     if error:
         fields["error"] = {"message": error}
-    store = tools.store
     d = await store.deployments.update(deployment.id, **fields)
     await store.locks.release(d.environment, deployment_id=d.id)
     tools.signals.pop(d.id, None)

@@ -11,63 +11,58 @@ from typing import Any
 
 from commands import policy
 from commands.jobs.base import Job, StepFailed
+from commands.jobs.context import Method, traffic_to
 from commands.jobs.notes import HealthNote, SwitchNote, TextNote
+from commands.jobs.steps import DEPLOY_STEPS, Step, plan_steps
 from commands.jobs.switching import Switcher
 from commands.jobs.watch import Breach, watch
 from commands.platform.base import Deployable, public_url, target_of, target_url
 from commands.probes.health import check_health, wait_for_version
 from commands.probes.results import HealthReport
 
-DEPLOY_STEPS = ("deploy", "restart", "wait_version", "health_gate")
-
-
-def plan_steps(kind: str, hooks: Any) -> list[str]:
-    steps = ["precheck", *DEPLOY_STEPS]
-    if hooks.pre_switch:
-        steps.append("pre_switch_hook")
-    steps += ["switch", "verify"]
-    if kind != "rollback":
-        if hooks.post_switch:
-            steps.append("post_switch_hook")
-        steps.append("watch")
-    return steps
+__all__ = ["DEPLOY_STEPS", "BlueGreenJob", "plan_steps"]  # plan_steps: commands.plan, creating
 
 
 class BlueGreenJob(Job):
     async def run(self) -> None:
         d = await self.reload()
         if d.state == "rolling_back":
-            await self._roll_back(str((d.error or {}).get("message") or "resumed after a restart"))
+            why = self.ctx.rollback_reason or str((d.error or {}).get("message") or "")
+            await self._roll_back(why or "resumed after a restart")
             return
         if d.state in ("queued", "running"):
             await self.set_state("running")
         try:
-            await self.run_step("precheck", self._precheck)
-            for name, work in (
-                ("deploy", self._deploy),
-                ("restart", self._restart),
-                ("wait_version", self._wait_version),
-                ("health_gate", self._health_gate),
-            ):
-                if self.context.get("method") in ("swap back", "flip back"):
-                    await self.skip(name, f"{self.context['target']} already runs {d.version}")
+            await self.run_step(Step.PRECHECK, self._precheck)
+            work = {
+                Step.DEPLOY: self._deploy,
+                Step.RESTART: self._restart,
+                Step.WAIT_VERSION: self._wait_version,
+                Step.HEALTH_GATE: self._health_gate,
+            }
+            for name in DEPLOY_STEPS:
+                if self.ctx.switching_back:
+                    await self.skip(name, f"{self.target} already runs {d.version}")
                 else:
-                    await self.run_step(name, work)
+                    await self.run_step(name, work[name])
             if self.env.hooks.pre_switch:
-                await self.run_step("pre_switch_hook", lambda: self._hook("pre_switch"))
+                await self.run_step(Step.PRE_SWITCH_HOOK, lambda: self._hook("pre_switch"))
         except StepFailed as failure:
             await self._failed_before_switch(failure)
             return
         try:
-            await self.run_step("switch", self._switch)
-            await self.run_step("verify", self._verify)
+            await self.run_step(Step.SWITCH, self._switch)
+            await self.run_step(Step.VERIFY, self._verify)
             if self.deployment.kind != "rollback":
                 if self.env.hooks.post_switch:
-                    await self.run_step("post_switch_hook", lambda: self._hook("post_switch"))
+                    await self.run_step(Step.POST_SWITCH_HOOK, lambda: self._hook("post_switch"))
                 await self.set_state("watching")
-                await self.run_step("watch", self._watch)
-        except (StepFailed, Breach) as failure:
-            if self.context.get("switched") and self.deployment.kind != "rollback":
+                await self.run_step(Step.WATCH, self._watch)
+        except Breach as breach:
+            await self._roll_back(str(breach), requested_by=breach.requested_by)
+            return
+        except StepFailed as failure:
+            if self.ctx.switched and self.deployment.kind != "rollback":
                 await self._roll_back(str(failure))
             else:
                 await self._failed_before_switch(failure)
@@ -92,20 +87,20 @@ class BlueGreenJob(Job):
                 f"{self.env.name} is frozen ({freeze.name}); use --force with approvals"
             )
         state = await tools.platform.read_state(self.env)
-        if "target" not in self.context:
+        if self.ctx.target is None:
             target, method = self._choose_target(state)
             await self.save(
                 target=target,
                 live=state.live,
                 previous_version=state.live_version,
                 method=method,
-                traffic=state.split,
+                traffic=tuple(state.split.items()),
             )
-        target = str(self.context["target"])
+        target = self.target
         if state.target(target).state.lower() != "running":
             raise StepFailed(f"{target} is {state.target(target).state}, not Running")
         checks = [f"{target} is Running", f"live: {state.live} runs {state.live_version}"]
-        if self.context.get("method") in ("swap back", "flip back"):
+        if self.ctx.switching_back:
             ready = await wait_for_version(
                 tools.http, target_url(self.env, target), d.version, timeout_s=10, interval_s=0.5
             )
@@ -118,7 +113,7 @@ class BlueGreenJob(Job):
             checks.append(f"freeze {freeze.name} overridden with --force")
         return "; ".join(checks)
 
-    def _choose_target(self, state: Any) -> tuple[str, str]:
+    def _choose_target(self, state: Any) -> tuple[str, Method]:
         version = self.deployment.version
         idle = state.idle
         if idle is None:
@@ -143,19 +138,19 @@ class BlueGreenJob(Job):
         return f"artifact answers ({answer.status_code})"
 
     async def _deploy(self) -> str:
-        target = str(self.context["target"])
+        target = self.target
         deployable = Deployable.of(self.env.artifact, self.deployment.version)
         await self.tools.platform.put_version(target_of(self.env, target), deployable)
         where = deployable.package_url or f"DOCKER|{deployable.image}"
         return f"{target}: {where}"
 
     async def _restart(self) -> str:
-        target = str(self.context["target"])
+        target = self.target
         await self.tools.platform.restart(target_of(self.env, target))
         return f"{target} restarted"
 
     async def _wait_version(self) -> str:
-        target = str(self.context["target"])
+        target = self.target
         result = await wait_for_version(
             self.tools.http,
             target_url(self.env, target),
@@ -166,11 +161,13 @@ class BlueGreenJob(Job):
             sleep=self.tools.sleep,
         )
         if not result.ok:
+            # Say what the target looks like, not only that it is not ready: the health table.
+            await self._checks(target_url(self.env, target), target)
             raise StepFailed(f"{target} {result.detail}")
         return f"{target} {result.detail} after {result.duration_ms / 1000:.1f}s"
 
     async def _health_gate(self) -> str:
-        target = str(self.context["target"])
+        target = self.target
         report = await self._checks(target_url(self.env, target), target)
         if not report.ok:
             raise StepFailed(f"{target}: {report.summary()}")
@@ -209,8 +206,7 @@ class BlueGreenJob(Job):
         return f"{phase} hook answered {answer.status_code}"
 
     async def _failed_before_switch(self, failure: Exception) -> None:
-        previous = self.context.get("previous_version")
-        live = self.context.get("live")
+        previous, live = self.ctx.previous_version, self.ctx.live
         untouched = f"Production untouched: {live} still serves {previous}." if live else ""
         await self.note(TextNote(f"Stopped: {failure}. {untouched}".strip()))
         await self.finish("failed", live_version=previous, error=str(failure))
@@ -218,21 +214,13 @@ class BlueGreenJob(Job):
     # -- the switch and after ----------------------------------------------------------------
     async def _switch(self) -> str:
         switcher = Switcher(self)
-        target, version = str(self.context["target"]), self.deployment.version
-        if self.context.get("method") in ("swap back", "flip back"):
+        target, version = self.target, self.deployment.version
+        if self.ctx.switching_back:
             took, how = await switcher.switch_back(target, version)
         else:
             took, how = await switcher.switch_to(target, version)
-        await self.save(switched=True, traffic={str(self.context["target"]): 100.0})
-        await self.note(
-            SwitchNote(
-                how,
-                self.context.get("live"),
-                str(self.context["target"]),
-                took,
-                switcher.effective(),
-            )
-        )
+        await self.save(switched=True, traffic=traffic_to(target))
+        await self.note(SwitchNote(how, self.ctx.live, target, took, switcher.effective()))
         return f"{how} in {took:.2f}s"
 
     async def _verify(self) -> str:
@@ -254,17 +242,21 @@ class BlueGreenJob(Job):
         return f"production serves {version}; {report.summary()}"
 
     async def _watch(self) -> str:
-        if "watch_until" not in self.context:
-            until = self.tools.clock() + self.env.health.watch
-            await self.save(watch_until=until.isoformat())
+        if self.ctx.watch_until is None:
+            await self.save(watch_until=self.tools.clock() + self.env.health.watch)
             await self.tools.reporter.changed(self.id)
         return await watch(self)
 
-    async def _roll_back(self, why: str) -> None:
-        previous = self.context.get("previous_version")
-        live = self.context.get("live")
-        await self.set_state("rolling_back", error={"message": why})
-        await self.note(TextNote(f"Rolling back to {previous}: {why}"))
+    async def _roll_back(self, why: str, *, requested_by: str | None = None) -> None:
+        """Switch back to ``live``; ``requested_by`` a person (not an error) or ``why`` broke."""
+        ctx = self.ctx
+        previous, live = ctx.previous_version, ctx.live
+        requested_by = requested_by or ctx.rollback_requested_by
+        await self.save(rollback_reason=why, rollback_requested_by=requested_by)
+        # A person's request is not an error: the card says who asked, not ":x: Error".
+        await self.set_state("rolling_back", error=None if requested_by else {"message": why})
+        because = f"requested by <@{requested_by}>" if requested_by else why
+        await self.note(TextNote(f"Rolling back to {previous}: {because}"))
 
         async def work() -> str:
             switcher = Switcher(self)
@@ -272,10 +264,8 @@ class BlueGreenJob(Job):
             took, how = await switcher.switch_back(
                 str(live), str(previous), look_first=self.resumed
             )
-            await self.save(traffic={str(live): 100.0}, rollback_note=f"{how}, {took:.2f}s")
-            await self.note(
-                SwitchNote(how, str(self.context["target"]), str(live), took, switcher.effective())
-            )
+            await self.save(traffic=traffic_to(str(live)), rollback_note=f"{how}, {took:.2f}s")
+            await self.note(SwitchNote(how, self.target, str(live), took, switcher.effective()))
             seen = await wait_for_version(
                 self.tools.http,
                 public_url(self.env),
@@ -289,11 +279,14 @@ class BlueGreenJob(Job):
             return f"{how} in {took:.2f}s; production serves {previous} again"
 
         try:
-            await self.run_step("rollback", work)
+            await self.run_step(Step.ROLLBACK, work)
         except StepFailed as failure:
             await self.note(TextNote(f"Rollback did not complete: {failure}. Needs a person now."))
+            cause = "" if requested_by else f"{why}; "
             await self.finish(
-                "failed", live_version=None, error=f"{why}; rollback failed: {failure}"
+                "failed", live_version=None, error=f"{cause}rollback failed: {failure}"
             )
             return
-        await self.finish("rolled_back", live_version=str(previous), error=why)
+        await self.finish(
+            "rolled_back", live_version=str(previous), error=None if requested_by else why
+        )

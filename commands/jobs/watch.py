@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from commands.config.durations import format_duration
@@ -19,7 +18,17 @@ FAILURES_IN_A_ROW = 2
 
 
 class Breach(Exception):
-    """Production misbehaved (or a person asked): roll back."""
+    """Production misbehaved (or a person asked): roll back.
+
+    ``rule`` names the guard that tripped (``health``, ``error_rate``) or ``request`` when a
+    person asked; ``requested_by`` is that person.
+    """
+
+    def __init__(self, detail: str, rule: str, requested_by: str | None = None) -> None:
+        super().__init__(detail if requested_by else f"{detail} (rule {rule})")
+        self.detail = detail
+        self.rule = rule
+        self.requested_by = requested_by
 
 
 def rollback_signal(tools: JobTools, deployment_id: str) -> asyncio.Event:
@@ -29,20 +38,19 @@ def rollback_signal(tools: JobTools, deployment_id: str) -> asyncio.Event:
 
 async def watch(job: Job) -> str:
     env, tools = job.env, job.tools
-    until = datetime.fromisoformat(str(job.context["watch_until"]))
+    until = job.ctx.watch_until
+    assert until is not None, "the watch starts by saving its end"
     started = tools.clock()
     interval = env.health.watch_interval.total_seconds()
     quick = env.health.model_copy(update={"checks": ("health", "endpoints")})
-    after_switch = (
-        site_of(env) if env.topology == "slots" else target_of(env, str(job.context["target"]))
-    )
+    after_switch = site_of(env) if env.topology == "slots" else target_of(env, job.target)
     signal = rollback_signal(tools, job.id)
     failures = ticks = 0
     while (now := tools.clock()) < until:
         await wait_any((signal, tools.stopping), min(interval, (until - now).total_seconds()))
         if signal.is_set():
-            who = tools.rollback_requested_by.get(job.id, "a person")
-            raise Breach(f"roll back requested by <@{who}>")
+            who = tools.rollback_requested_by.get(job.id)
+            raise Breach("roll back requested", "request", requested_by=who or "a person")
         if tools.stopping.is_set():
             raise ShuttingDown("watch")  # watch_until is stored: the restart watches the rest
         ticks += 1
@@ -55,7 +63,8 @@ async def watch(job: Job) -> str:
                 "health.verdict", where="production", ok=False, summary=report.summary()
             )
             raise Breach(
-                f"production failed its checks {failures} times in a row: {report.summary()}"
+                f"production failed its checks {failures} times in a row: {report.summary()}",
+                "health",
             )
         try:
             series = await tools.platform.read_metrics(after_switch, started, tools.clock())
@@ -68,6 +77,7 @@ async def watch(job: Job) -> str:
             await job.audit("metrics.breach", error_rate=rate, requests=series.requests)
             raise Breach(
                 f"error rate {rate:.1%} over {series.requests:.0f} requests "
-                f"> {env.health.max_error_rate:.1%}"
+                f"> {env.health.max_error_rate:.1%}",
+                "error_rate",
             )
     return f"watched {format_duration(until - started)}: {ticks} checks, no breach"

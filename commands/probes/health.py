@@ -189,7 +189,6 @@ async def wait_for_version(
     """
     url = base_url.rstrip("/") + "/health"
     started = clock()
-    last = "no answer yet"
     while True:
         result = await probe(http, url, timeout_s=request_timeout_s, timer=clock)
         reported = _reported_version(result)
@@ -197,17 +196,36 @@ async def wait_for_version(
             return CheckResult(
                 "version", True, f"reports {version}", reported, version, _since(clock, started)
             )
-        last = f"reports {reported}" if reported else result.describe()
+        last = _why_not_ready(result, reported, version)
         if clock() - started + interval_s > timeout_s:
             return CheckResult(
                 "version",
                 False,
-                f"still {last} after {timeout_s:g} s",
+                f"{last} after {timeout_s:g} s",
                 reported,
                 version,
                 _since(clock, started),
             )
         await sleep(interval_s)
+
+
+def _why_not_ready(result: Probe, reported: str | None, version: str) -> str:
+    """What the last poll saw, without contradicting itself: the right version can still be
+    unhealthy, and "still reports" is only said of another version."""
+    if reported == version:
+        return f"reports {version} but /health answers {_answer(result)}"
+    if reported is not None:
+        return f"still reports {reported}"
+    if result.response is None:
+        return f"/health did not answer ({result.describe()})"
+    return f"/health answers {_answer(result)} and reports no version"
+
+
+def _answer(result: Probe) -> str:
+    if result.response is None:
+        return result.describe()
+    status = result.reported_status()
+    return f"{result.response.status_code}" + (f" (status {status})" if status else "")
 
 
 def _reported_version(result: Probe) -> str | None:

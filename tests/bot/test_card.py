@@ -507,3 +507,30 @@ async def test_thread_notes_are_accepted_and_readable(
     assert "✓  /health  200    200" in seen[1]
     assert ":x: *swap* failed — `SwapFailed`: Cannot swap" in seen[2]
     assert "@carol approved (2 of 2)" in seen[3]
+
+
+# -- a finished card tells the truth ----------------------------------------------------------
+@pytest.mark.parametrize(
+    "state", ["succeeded", "failed", "rolled_back", "rejected", "expired", "cancelled"]
+)
+def test_a_finished_card_never_shows_a_step_running_or_pending(state: str) -> None:
+    text = all_text(render_card(view(state=state), NOW))
+    assert "⏳" not in text and "○" not in text
+    assert "✗ Health checks on green" in text
+    assert "– Switch traffic — not run:" in text
+    assert "– Pre-deploy hook" in text
+    still = all_text(render_card(view(state="rolling_back"), NOW))
+    assert "⏳ Health checks on green" in still
+
+
+def test_a_requested_rollback_names_the_person_and_is_not_an_error() -> None:
+    card = view(state="rolled_back", rollback_requested_by="U0ALICE", error=None)
+    text = all_text(render_card(card, NOW))
+    assert "Rolled back at the request of <@U0ALICE>" in text
+    assert "Error" not in text
+    going = all_text(render_card(dataclasses.replace(card, state="rolling_back"), NOW))
+    assert "Rolling back at the request of <@U0ALICE>" in going
+    nasty = all_text(render_card(dataclasses.replace(card, rollback_requested_by="<!here>"), NOW))
+    assert "<!here>" not in nasty
+    mapped = card_view(stored(state="rolled_back", context={"rollback_requested_by": "U0BOB"}), [])
+    assert mapped.rollback_requested_by == "U0BOB"

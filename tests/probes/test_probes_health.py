@@ -229,3 +229,21 @@ async def test_wait_for_version_gives_up(serve: Serve, http: httpx.AsyncClient) 
     )
     assert (result.ok, result.detail) == (False, "still reports v1.1.0 after 10 s")
     assert app.requests == 4
+
+
+async def test_wait_for_version_says_the_version_is_there_but_unhealthy(
+    serve: Serve, http: httpx.AsyncClient
+) -> None:
+    timer = ManualTimer()
+    app = FakeApp(timer, version="v1.3.0", status="Unhealthy", latency_s=0)
+    url = await serve(app.build())
+
+    async def sleep(seconds: float) -> None:
+        timer.advance(seconds)
+
+    result = await wait_for_version(
+        http, url, "v1.3.0", timeout_s=30, interval_s=10, sleep=sleep, clock=timer
+    )
+    assert (result.ok, result.value) == (False, "v1.3.0")
+    assert result.detail == "reports v1.3.0 but /health answers 503 (status Unhealthy) after 30 s"
+    assert "still" not in result.detail

@@ -1,0 +1,160 @@
+"""A job's working memory, typed: what it chose and found, kept in the deployment's context.
+
+The context column is JSON. ``JobContext.of(deployment)`` is the one place that reads it and
+``JobContext.to_json()`` the one place that writes it; a missing or malformed key reads as
+"not known yet" (None), so rows written by older versions still load. Keys this version does
+not know are carried along untouched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, TypedDict, cast
+
+from storage import Deployment
+from storage.timeutil import iso_utc, parse_iso_utc
+
+Method = Literal["deploy", "swap back", "flip back"]
+METHODS: frozenset[str] = frozenset({"deploy", "swap back", "flip back"})
+Traffic = tuple[tuple[str, float], ...]
+
+
+class ContextChanges(TypedDict, total=False):
+    """The fields ``Job.save`` may change (keyword arguments, checked by mypy)."""
+
+    target: str | None
+    live: str | None
+    previous_version: str | None
+    method: Method | None
+    traffic: Traffic
+    traffic_effective: bool | None
+    switched: bool
+    watch_until: datetime | None
+    rollback_reason: str | None
+    rollback_requested_by: str | None
+    rollback_note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    target: str | None = None
+    """The target (slot or app) the new version goes to: idle before the switch."""
+    live: str | None = None
+    """The target that served production when the deployment started."""
+    previous_version: str | None = None
+    """The version ``live`` ran then: what a rollback goes back to."""
+    method: Method | None = None
+    """``deploy`` the version, or ``swap back``/``flip back`` to the one still on ``target``."""
+    traffic: Traffic = ()
+    traffic_effective: bool | None = None
+    switched: bool = False
+    """Production traffic went to ``target``: a failure now means switching back."""
+    watch_until: datetime | None = None
+    rollback_reason: str | None = None
+    """Why the job is rolling back (a breached rule, a failed step, a person's request)."""
+    rollback_requested_by: str | None = None
+    """The user who pressed Roll back or ran /rollback during the watch."""
+    rollback_note: str | None = None
+    """How the rollback went, for the card: e.g. ``flip back to blue, 0.02s``."""
+    override: str | None = None
+    started_at: datetime | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Keys this version does not know, kept so that writing never loses them."""
+
+    @property
+    def switching_back(self) -> bool:
+        """A rollback that finds the old version still on the idle target just switches."""
+        return self.method in ("swap back", "flip back")
+
+    @classmethod
+    def of(cls, deployment: Deployment) -> JobContext:
+        return cls.from_json(deployment.context)
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> JobContext:
+        method = value.get("method")
+        effective = value.get("traffic_effective")
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        return cls(
+            target=_text(value.get("target")),
+            live=_text(value.get("live")),
+            previous_version=_text(value.get("previous_version")),
+            method=cast(Method, method) if method in METHODS else None,
+            traffic=_traffic(value.get("traffic")),
+            traffic_effective=effective if isinstance(effective, bool) else None,
+            switched=value.get("switched") is True,
+            watch_until=_when(value.get("watch_until")),
+            rollback_reason=_text(value.get("rollback_reason")),
+            rollback_requested_by=_text(value.get("rollback_requested_by")),
+            rollback_note=_text(value.get("rollback_note")),
+            override=_text(value.get("override")),
+            started_at=_when(value.get("started_at")),
+            extra={k: v for k, v in value.items() if k not in known},
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form: only what is known, times as ISO text, traffic as an object."""
+        out: dict[str, Any] = dict(self.extra)
+        for name in (
+            "target",
+            "live",
+            "previous_version",
+            "method",
+            "traffic_effective",
+            "rollback_reason",
+            "rollback_requested_by",
+            "rollback_note",
+            "override",
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.traffic:
+            out["traffic"] = dict(self.traffic)
+        if self.switched:
+            out["switched"] = True
+        for name in ("watch_until", "started_at"):
+            when = getattr(self, name)
+            if when is not None:
+                out[name] = iso_utc(when)
+        return out
+
+    def updated(self, changes: ContextChanges) -> JobContext:
+        return dataclasses.replace(self, **changes)
+
+
+def traffic_to(target: str) -> Traffic:
+    """All production traffic on one target."""
+    return ((target, 100.0),)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _traffic(value: object) -> Traffic:
+    pairs = (
+        value.items() if isinstance(value, Mapping) else value if isinstance(value, list) else []
+    )
+    out: list[tuple[str, float]] = []
+    for pair in pairs:
+        if (
+            isinstance(pair, list | tuple)
+            and len(pair) == 2
+            and isinstance(pair[1], int | float)
+            and not isinstance(pair[1], bool)
+        ):
+            out.append((str(pair[0]), float(pair[1])))
+    return tuple(out)
+
+
+def _when(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    try:
+        return parse_iso_utc(value) if isinstance(value, str) else None
+    except ValueError:  # a malformed time reads as unknown: the card must still render
+        return None
