@@ -14,9 +14,10 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
-from commands.jobs.base import BOT, JobTools, ShuttingDown, current_deployment, finish
+from commands.jobs.base import BOT, JobTools, current_deployment, finish
 from commands.jobs.bluegreen import BlueGreenJob
 from commands.jobs.notes import TextNote
+from commands.jobs.stopping import ShuttingDown
 from commands.platform.errors import PlatformError
 from storage import Deployment
 

@@ -16,6 +16,7 @@ from commands.config.model import Config, Environment
 from commands.jobs.context import ContextChanges, JobContext
 from commands.jobs.notes import ErrorNote, Note, Reporter, StepNote
 from commands.jobs.steps import Step, settle, step_label
+from commands.jobs.stopping import ShuttingDown
 from commands.jobs.watch import Breach
 from commands.platform.base import Platform
 from commands.platform.errors import PlatformError
@@ -42,23 +43,6 @@ class JobTools:
     rollback_requested_by: dict[str, str] = field(default_factory=dict)
     # Set on SIGTERM: jobs stop at the next safe point and resume after the restart.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-class ShuttingDown(BaseException):
-    """Raised at a safe point when the bot is stopping; the job resumes after a restart.
-
-    A BaseException, so no ``except Exception`` on the way treats it as a failed step.
-    """
-
-
-async def wait_any(events: tuple[asyncio.Event, ...], timeout: float) -> None:  # noqa: ASYNC109
-    """Return when one of ``events`` is set or after ``timeout`` seconds."""
-    waiters = [asyncio.ensure_future(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, timeout=max(0.0, timeout), return_when="FIRST_COMPLETED")
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
 
 
 class StepFailed(Exception):

@@ -6,7 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from commands.config.durations import format_duration
-from commands.jobs.base import ShuttingDown, wait_any
+from commands.jobs.stopping import ShuttingDown, wait_any
 from commands.platform.base import public_url, site_of, target_of
 from commands.platform.errors import PlatformError
 from commands.probes.health import check_health
