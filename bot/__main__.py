@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -12,7 +11,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from bot import logs
 from commands.config import ConfigError
+
+LOG_VARIABLES = {"level": "DEPLOYBOT_LOG_LEVEL", "format": "DEPLOYBOT_LOG_FORMAT"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,10 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     env = dict(os.environ)
-    logging.basicConfig(
-        level=env.get("DEPLOYBOT_LOG_LEVEL", "WARNING").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    try:
+        logs.configure(
+            env.get("DEPLOYBOT_LOG_LEVEL") or "WARNING", env.get("DEPLOYBOT_LOG_FORMAT") or "text"
+        )
+    except logs.LogSettingError as error:
+        print(f"deploybot: {LOG_VARIABLES[error.setting]}={error}", file=sys.stderr)
+        return 2
     try:
         return run(args, env, sys.stdout)
     except ConfigError as error:

@@ -144,3 +144,30 @@ async def test_check_live_reads_slack_and_every_environment_from_azure(tmp_path:
     assert "✓ azure prod: blue serves v1.1.0" in out
     assert "✓ azure staging: production serves v1.1.0" in out
     assert "live checks: OK" in out
+
+
+def test_a_bad_log_level_or_format_is_one_line_naming_the_variable(tmp_path: Path) -> None:
+    config = str(ROOT / "deploybot.example.yml")
+    level = deploybot(
+        "check", "--config", config, cwd=tmp_path, env={"DEPLOYBOT_LOG_LEVEL": "verbose"}
+    )
+    assert level.returncode == 2
+    assert level.stderr == (
+        "deploybot: DEPLOYBOT_LOG_LEVEL='verbose' is not a log level; "
+        "use one of DEBUG, INFO, WARNING, ERROR, CRITICAL\n"
+    )
+    fmt = deploybot("check", "--config", config, cwd=tmp_path, env={"DEPLOYBOT_LOG_FORMAT": "xml"})
+    assert fmt.returncode == 2
+    assert (
+        fmt.stderr
+        == "deploybot: DEPLOYBOT_LOG_FORMAT='xml' is not a log format; use one of text, json\n"
+    )
+    fine = deploybot(
+        "check",
+        "--config",
+        config,
+        cwd=tmp_path,
+        env={"DEPLOYBOT_LOG_LEVEL": "debug", "DEPLOYBOT_LOG_FORMAT": "json"},
+    )
+    assert fine.returncode == 0, fine.stderr
+    assert all(json.loads(line)["level"] for line in fine.stderr.splitlines())
