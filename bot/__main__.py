@@ -55,8 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit = sub.add_parser("audit", help="verify or export the audit log")
     audit_sub = audit.add_subparsers(dest="audit_mode", required=True, metavar="ACTION")
-    audit_sub.add_parser("verify", help="check the hash chain; exit 1 at the first broken row")
+    verify = audit_sub.add_parser(
+        "verify", help="check the hash chain; exit 1 at the first broken row"
+    )
     export = audit_sub.add_parser("export", help="write the log as JSON lines or CSV")
+    for action in (verify, export):
+        action.add_argument(
+            "--database",
+            metavar="PATH|URL",
+            help="a SQLite file or a database URL "
+            "(default: $DEPLOYBOT_DATABASE_URL, else ./deploybot.db)",
+        )
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("--since", help="ISO-8601 time, e.g. 2026-11-01T00:00:00Z")
     export.add_argument("--output", type=Path, help="file to write (default: standard output)")
@@ -91,9 +100,9 @@ def run(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
 
         return check(load_settings(args.config, env), out, live=args.live)
     if mode == "audit":
-        from bot.cli.audit import export, verify
+        from bot.cli.audit import database_url, export, verify
 
-        url = _database_url(env)
+        url = database_url(args.database, env, Path.cwd())
         if args.audit_mode == "verify":
             return asyncio.run(verify(url, out))
         since = _since(args.since)
@@ -122,12 +131,6 @@ def run(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
             return demo(settings, out)
         return console(settings, out, script=args.script)
     raise AssertionError(mode)
-
-
-def _database_url(env: dict[str, str]) -> str:
-    from storage import default_database_url
-
-    return env.get("DEPLOYBOT_DATABASE_URL") or default_database_url(Path.cwd())
 
 
 def _since(text: str | None) -> datetime | None:

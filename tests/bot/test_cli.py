@@ -91,7 +91,7 @@ def test_audit_verify_and_export_after_a_console_session(tmp_path: Path) -> None
     assert csv_out.read_text().startswith("seq,id,at,actor,action")
     with sqlite3.connect(tmp_path / "audit.db") as raw:
         raw.execute("UPDATE audit_events SET actor = 'U0MALLORY' WHERE seq = 2")
-    broken = deploybot("audit", "verify", cwd=tmp_path, env=env)
+    broken = deploybot("audit", "verify", "--database", "audit.db", cwd=tmp_path)
     assert broken.returncode == 1
     assert "BROKEN at row 2" in broken.stderr
 
@@ -171,3 +171,21 @@ def test_a_bad_log_level_or_format_is_one_line_naming_the_variable(tmp_path: Pat
     )
     assert fine.returncode == 0, fine.stderr
     assert all(json.loads(line)["level"] for line in fine.stderr.splitlines())
+
+
+def test_audit_reads_an_existing_database_and_never_creates_one(tmp_path: Path) -> None:
+    for action in (["verify"], ["export", "--format", "csv"]):
+        default = deploybot("audit", *action, cwd=tmp_path)
+        assert default.returncode == 2
+        assert default.stderr == (
+            f"deploybot: no audit database at {tmp_path.resolve() / 'deploybot.db'} "
+            "(set DEPLOYBOT_DATABASE_URL or pass --database PATH|URL)\n"
+        )
+        named = deploybot("audit", *action, "--database", "elsewhere.db", cwd=tmp_path)
+        assert named.returncode == 2
+        assert f"no audit database at {tmp_path.resolve() / 'elsewhere.db'} " in named.stderr
+    assert list(tmp_path.iterdir()) == []
+    unsupported = deploybot("audit", "verify", "--database", "mysql://db/audit", cwd=tmp_path)
+    assert unsupported.returncode == 2
+    assert "unsupported database 'mysql'" in unsupported.stderr
+    assert "Traceback" not in unsupported.stderr
