@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -83,7 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"deploybot: {LOG_VARIABLES[error.setting]}={error}", file=sys.stderr)
         return 2
     try:
-        return run(args, env, sys.stdout)
+        code = run(args, env, sys.stdout)
+        sys.stdout.flush()  # a reader that went away shows up here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        return _reader_went_away()
     except ConfigError as error:
         print(f"deploybot: {error}", file=sys.stderr)
         return 2
@@ -131,6 +136,16 @@ def run(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
             return demo(settings, out)
         return console(settings, out, script=args.script)
     raise AssertionError(mode)
+
+
+def _reader_went_away() -> int:
+    """`deploybot audit export | head -1`: stop quietly, as a tool killed by SIGPIPE would.
+
+    Python's recipe (signal module docs, "Note on SIGPIPE"): point standard output at devnull
+    so the interpreter's final flush has nowhere to fail."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
 
 
 def _since(text: str | None) -> datetime | None:

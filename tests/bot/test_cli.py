@@ -189,3 +189,35 @@ def test_audit_reads_an_existing_database_and_never_creates_one(tmp_path: Path) 
     assert unsupported.returncode == 2
     assert "unsupported database 'mysql'" in unsupported.stderr
     assert "Traceback" not in unsupported.stderr
+
+
+async def _audit_rows(url: str, count: int) -> None:
+    from storage import Store
+
+    async with Store.open(url) as store:
+        for n in range(count):
+            await store.audit.append("U0ALICE", "command.received", details={"n": n})
+
+
+def test_audit_export_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    import asyncio
+    import os
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}"
+    asyncio.run(_audit_rows(url, 20))
+    read, write = os.pipe()
+    os.close(read)  # `| head -1` that has already gone: every write fails with EPIPE
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "audit", "export", "--database", url],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert result.returncode == 141  # 128 + SIGPIPE, as for any tool cut off by `head`
+    assert result.stderr == ""
