@@ -247,3 +247,43 @@ async def test_the_bolt_app_uses_our_client_without_an_unused_token_warning(
     assert app.client is services.slack
     assert app.client.token == "xoxb-from-the-environment"
     assert [r.getMessage() for r in caplog.records] == ["later warnings still show"]
+
+
+# Declared dependencies that are used without an import statement of their own.
+USED_WITHOUT_IMPORT = {
+    "aiosqlite": "SQLAlchemy loads it for sqlite+aiosqlite:// URLs",
+    "tzdata": "zoneinfo reads its time zones where the system has none",
+    "azure-mgmt-core": "the ARM pipeline under azure-mgmt-web/-trafficmanager/-monitor, pinned",
+}
+
+
+def test_every_declared_dependency_is_imported_somewhere() -> None:
+    import ast
+    import importlib.metadata
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[\[<>=!~ ;]", d, maxsplit=1)[0].lower() for d in project["dependencies"]}
+    tops: dict[str, set[str]] = {}
+    for top, dists in importlib.metadata.packages_distributions().items():
+        for dist in dists:
+            tops.setdefault(dist.lower(), set()).add(top)
+    imported: set[str] = set()
+    for package in ("bot", "commands", "storage"):
+        for source in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(source.read_text())):
+                if isinstance(node, ast.Import):
+                    imported.update(alias.name for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    imported.add(node.module)
+
+    def uses(dist: str) -> bool:
+        # azure-* share the namespace package `azure`: match azure-mgmt-web as azure.mgmt.web
+        names = {dist.replace("-", "."), dist.replace("-", "_")} | (
+            tops.get(dist, set()) - {"azure"}
+        )
+        return any(m == n or m.startswith(n + ".") for m in imported for n in names)
+
+    unused = sorted(d for d in declared - USED_WITHOUT_IMPORT.keys() if not uses(d))
+    assert unused == [], f"declared in pyproject.toml but never imported: {unused}"
