@@ -287,3 +287,45 @@ def test_every_declared_dependency_is_imported_somewhere() -> None:
 
     unused = sorted(d for d in declared - USED_WITHOUT_IMPORT.keys() if not uses(d))
     assert unused == [], f"declared in pyproject.toml but never imported: {unused}"
+
+
+async def test_check_live_without_azure_credentials_says_so_in_one_line(tmp_path: Path) -> None:
+    import asyncio
+    import os
+
+    from commands.platform.sandbox import Sandbox, SandboxSystem
+
+    async with Sandbox.start(SandboxSystem.reference()) as sb:
+        config = tmp_path / "deploybot.yml"
+        config.write_text(sb.config_yaml())
+        no_credentials = {
+            k: v for k, v in sb.env().items() if k not in ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
+        }
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "SLACK_"))},
+            **no_credentials,
+            "HOME": str(tmp_path),  # no cached Azure CLI or VS Code login
+            "PATH": str(tmp_path),  # no az, pwsh or azd to ask
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "check",
+            "--config",
+            str(config),
+            "--live",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=90)
+    out = stdout.decode()
+    assert process.returncode == 1
+    assert stderr.decode() == ""  # azure-identity's dozen-line warnings stay quiet
+    azure = [line for line in out.splitlines() if line.startswith(("  ✗ azure", "  ✓ azure"))]
+    assert len(azure) == 1, out
+    assert "no usable Azure credentials found" in azure[0]
+    assert "AZURE_CLIENT_ID" in azure[0]
+    assert "az login" in azure[0]
