@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from bot import logs
 from commands.config import ConfigError
+
+LOG_VARIABLES = {"level": "DEPLOYBOT_LOG_LEVEL", "format": "DEPLOYBOT_LOG_FORMAT"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,8 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit = sub.add_parser("audit", help="verify or export the audit log")
     audit_sub = audit.add_subparsers(dest="audit_mode", required=True, metavar="ACTION")
-    audit_sub.add_parser("verify", help="check the hash chain; exit 1 at the first broken row")
+    verify = audit_sub.add_parser(
+        "verify", help="check the hash chain; exit 1 at the first broken row"
+    )
     export = audit_sub.add_parser("export", help="write the log as JSON lines or CSV")
+    for action in (verify, export):
+        action.add_argument(
+            "--database",
+            metavar="PATH|URL",
+            help="a SQLite file or a database URL "
+            "(default: $DEPLOYBOT_DATABASE_URL, else ./deploybot.db)",
+        )
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("--since", help="ISO-8601 time, e.g. 2026-11-01T00:00:00Z")
     export.add_argument("--output", type=Path, help="file to write (default: standard output)")
@@ -64,12 +76,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     env = dict(os.environ)
-    logging.basicConfig(
-        level=env.get("DEPLOYBOT_LOG_LEVEL", "WARNING").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     try:
-        return run(args, env, sys.stdout)
+        logs.configure(
+            env.get("DEPLOYBOT_LOG_LEVEL") or "WARNING", env.get("DEPLOYBOT_LOG_FORMAT") or "text"
+        )
+    except logs.LogSettingError as error:
+        print(f"deploybot: {LOG_VARIABLES[error.setting]}={error}", file=sys.stderr)
+        return 2
+    try:
+        code = run(args, env, sys.stdout)
+        sys.stdout.flush()  # a reader that went away shows up here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        return _reader_went_away()
     except ConfigError as error:
         print(f"deploybot: {error}", file=sys.stderr)
         return 2
@@ -86,9 +105,9 @@ def run(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
 
         return check(load_settings(args.config, env), out, live=args.live)
     if mode == "audit":
-        from bot.cli.audit import export, verify
+        from bot.cli.audit import database_url, export, verify
 
-        url = _database_url(env)
+        url = database_url(args.database, env, Path.cwd())
         if args.audit_mode == "verify":
             return asyncio.run(verify(url, out))
         since = _since(args.since)
@@ -119,10 +138,14 @@ def run(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
     raise AssertionError(mode)
 
 
-def _database_url(env: dict[str, str]) -> str:
-    from storage import default_database_url
+def _reader_went_away() -> int:
+    """`deploybot audit export | head -1`: stop quietly, as a tool killed by SIGPIPE would.
 
-    return env.get("DEPLOYBOT_DATABASE_URL") or default_database_url(Path.cwd())
+    Python's recipe (signal module docs, "Note on SIGPIPE"): point standard output at devnull
+    so the interpreter's final flush has nowhere to fail."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
 
 
 def _since(text: str | None) -> datetime | None:

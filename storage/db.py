@@ -230,6 +230,19 @@ def normalize_url(url: str) -> URL:
     )
 
 
+def database_file(url: str) -> Path | None:
+    """The file a SQLite ``url`` keeps its data in; None for in-memory and server databases.
+
+    For readers that must not create an empty database by opening a wrong path."""
+    try:
+        parsed = make_url(url)
+    except (exc.ArgumentError, ValueError) as error:
+        raise DatabaseOpenError(f"not a database URL: {url!r} (expected {_SUPPORTED})") from error
+    if parsed.get_backend_name() != "sqlite" or _is_memory(parsed):
+        return None
+    return Path(str(parsed.database)).expanduser().resolve()
+
+
 def _is_memory(url: URL) -> bool:
     return url.database in (None, "", ":memory:") or "mode=memory" in str(url.query)
 

@@ -14,31 +14,56 @@ from bot.settings import Settings
 
 BANNER = """deploybot console — the real bot, a local Slack workspace and a local Azure sandbox.
 Configuration: {source}. Type help for console commands, /deploy help for the bot's."""
+CONSOLE_DATABASE = "deploybot-console.db"
+
+
+def console_database_url(settings: Settings, cwd: Path) -> str:
+    """$DEPLOYBOT_DATABASE_URL, else ./deploybot-console.db: an audit log to verify afterwards."""
+    return (
+        settings.runtime.database_url or f"sqlite+aiosqlite:///{(cwd / CONSOLE_DATABASE).resolve()}"
+    )
 
 
 def console(settings: Settings, out: TextIO, *, script: Path | None = None) -> int:
-    built_in = settings.source == Settings(settings.config).source
+    built_in = _is_built_in(settings)
+    database_url = console_database_url(settings, Path.cwd())
     if script is not None:
         try:
             lines = script.read_text(encoding="utf-8").splitlines()
         except OSError as error:
             print(f"deploybot: cannot read {script}: {error.strerror}", file=out)
             return 2
-        return asyncio.run(_scripted(settings, lines, out, built_in=built_in))
-    return asyncio.run(_interactive(settings, out, built_in=built_in))
+        return asyncio.run(
+            _scripted(settings, lines, out, built_in=built_in, database_url=database_url)
+        )
+    return asyncio.run(_interactive(settings, out, built_in=built_in, database_url=database_url))
 
 
-def demo(settings: Settings, out: TextIO) -> int:
+def demo(settings: Settings, out: TextIO, *, script: str = DEMO_SCRIPT) -> int:
+    """The tour keeps a throw-away database: it must tell the same story on every run."""
     return asyncio.run(
-        _scripted(settings, DEMO_SCRIPT.splitlines(), out, narrate=True, built_in=True)
+        _scripted(settings, script.splitlines(), out, narrate=True, built_in=_is_built_in(settings))
     )
 
 
+def _is_built_in(settings: Settings) -> bool:
+    """No --config (nor ./deploybot.yml): the reference system the sandbox holds."""
+    return settings.source == Settings(settings.config).source
+
+
 async def _scripted(
-    settings: Settings, lines: list[str], out: TextIO, *, narrate: bool = False, built_in: bool
+    settings: Settings,
+    lines: list[str],
+    out: TextIO,
+    *,
+    narrate: bool = False,
+    built_in: bool,
+    database_url: str | None = None,
 ) -> int:
     overrides = without_freezes if narrate else quick_checks
-    async with open_console(settings, built_in=built_in, overrides=overrides) as session:
+    async with open_console(
+        settings, built_in=built_in, overrides=overrides, database_url=database_url
+    ) as session:
         _banner(session, out)
         for line in lines:
             if narrate and line.startswith("# "):
@@ -49,11 +74,14 @@ async def _scripted(
             print(f"{session.prompt}{line}", file=out)
             _show(await session.handle(line), out)
         await session.stack.services.idle()
+        _show(session.audit_hint(), out)
     return 0
 
 
-async def _interactive(settings: Settings, out: TextIO, *, built_in: bool) -> int:
-    async with open_console(settings, built_in=built_in) as session:
+async def _interactive(
+    settings: Settings, out: TextIO, *, built_in: bool, database_url: str
+) -> int:
+    async with open_console(settings, built_in=built_in, database_url=database_url) as session:
         _banner(session, out)
         printer = asyncio.create_task(_live(session, out))
         try:
@@ -62,14 +90,16 @@ async def _interactive(settings: Settings, out: TextIO, *, built_in: bool) -> in
                     line = await asyncio.to_thread(input, session.prompt)
                 except EOFError:
                     print(file=out)
-                    return 0
+                    break
                 if line.strip() in ("quit", "exit"):
-                    return 0
+                    break
                 _show(await session.handle(line), out)
         finally:
             printer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await printer
+        _show(session.audit_hint(), out)
+    return 0
 
 
 async def _live(session: Console, out: TextIO) -> None:
@@ -86,7 +116,8 @@ async def _live(session: Console, out: TextIO) -> None:
 
 
 def _banner(session: Console, out: TextIO) -> None:
-    print(BANNER.format(source=session.settings.source), file=out, flush=True)
+    print(BANNER.format(source=session.settings.source), file=out)
+    _show(session.audit_hint(), out)
 
 
 def _show(lines: list[str], out: TextIO) -> None:

@@ -7,6 +7,7 @@ client, the real Azure SDK clients against the sandbox over HTTPS.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shlex
 from collections.abc import AsyncIterator
@@ -17,9 +18,12 @@ from bot.console.faults import FAULT_HELP, apply_fault
 from bot.local import LocalStack, Overrides, local_stack, quick_checks
 from bot.settings import Settings
 from bot.slackemu.errors import EmulatorError
-from bot.slackemu.model import Ephemeral, Message
+from bot.slackemu.model import Ephemeral, Message, View
 from bot.slackemu.screen import render_screen
 from bot.slackemu.text import Clickable, render_message
+from commands.runner import Runner
+from storage import Deployment
+from storage.db import database_file
 
 COMMANDS = ("/deploy", "/canary", "/rollback")
 CONSOLE_HELP = f"""Type what you would type in Slack: /deploy help, /deploy status, …
@@ -33,6 +37,7 @@ CONSOLE_HELP = f"""Type what you would type in Slack: /deploy help, /deploy stat
   users             who is who, and their roles
 {FAULT_HELP}
   help              this text;  quit  leaves"""
+WAIT_LIMIT_S = 120.0
 
 
 @dataclass
@@ -42,6 +47,8 @@ class Console:
     channel: str = "#deploys"
     clickables: list[Clickable] = field(default_factory=list)
     seen: int = 0
+    database_url: str | None = None
+    """Where the audit log is kept, when it outlives the session."""
 
     @property
     def settings(self) -> Settings:
@@ -84,7 +91,7 @@ class Console:
                 view, {"reason": rest.strip()} if rest.strip() else {}
             )
             await self.stack.services.tasks.idle()
-            return self.news()
+            return [*self.news(), *self._dialog_opened(view.id)]
         if word == "show":
             return self._screen(None)
         if word == "thread":
@@ -96,7 +103,7 @@ class Console:
         if word == "users":
             return self._users()
         if word == "help":
-            return CONSOLE_HELP.splitlines()
+            return [*CONSOLE_HELP.splitlines(), *(f"  {line}" for line in self.audit_hint())]
         return [f"! unknown console command {word!r}; type help"]
 
     async def _click(self, rest: str) -> list[str]:
@@ -107,6 +114,7 @@ class Console:
         if target is None:
             return [f"! there is no button {words[0]} in the last output"]
         confirm = len(words) > 1 and words[1].lower() in ("yes", "y", "confirm")
+        top = self.stack.ws.views.top(self.stack.ws.user(self.user).id)
         try:
             await self.stack.emu.user(self.user).click(
                 target.message, target.button.number, confirm=confirm
@@ -116,24 +124,62 @@ class Console:
                 return [f"? {error} — answer with: click {words[0]} yes"]
             raise
         await self.stack.services.tasks.idle()
-        return self.news()
+        return [*self.news(), *self._dialog_opened(top.id if top else None)]
+
+    def _dialog_opened(self, before: str | None) -> list[str]:
+        """A modal shows nothing in the channel: say it is open and how to answer it."""
+        view = self.stack.ws.views.top(self.stack.ws.user(self.user).id)
+        if view is None or view.id == before:
+            return []
+        return describe_dialog(view)
 
     async def _wait(self, what: str) -> list[str]:
         runner = self.stack.services.runner
         if what == "watching":
-            store = self.stack.services.store
-
-            async def watching() -> bool:
-                return any(d.state == "watching" for d in await store.deployments.unfinished())
-
-            while not await watching():
-                await self.stack.ws.wait_for(
-                    lambda change: True, since=self.stack.ws.mark(), timeout=120
-                )
-            await runner.tools.reporter.flush()
-            return self.news()
+            return await self._wait_watching(runner)
+        if what:
+            return [f"! wait for what? say wait, or wait watching (not {what!r})"]
         await self.stack.services.idle()
         return self.news()
+
+    async def _wait_watching(self, runner: Runner) -> list[str]:
+        ws, services = self.stack.ws, self.stack.services
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT_LIMIT_S
+        while True:
+            mark = ws.mark()
+            unfinished = await services.store.deployments.unfinished()
+            if any(d.state == "watching" for d in unfinished):
+                await runner.tools.reporter.flush()
+                return self.news()
+            moving = services.tasks.busy or any(
+                runner.running(d.id) or d.state == "queued" for d in unfinished
+            )
+            if not moving:
+                return [
+                    *self.news(),
+                    "? nothing to wait for: no job is running that could reach watching "
+                    f"({describe_deployments(unfinished)})",
+                ]
+            left = deadline - loop.time()
+            if left <= 0:
+                return [
+                    *self.news(),
+                    f"! waited {WAIT_LIMIT_S:g} s for a job to be watched; "
+                    f"still {describe_deployments(unfinished)}",
+                ]
+            # The job's state is in the database; a Slack change (or a second) is the cue.
+            with contextlib.suppress(TimeoutError):
+                await ws.wait_for(lambda change: True, since=mark, timeout=min(left, 1.0))
+
+    def audit_hint(self) -> list[str]:
+        """Where this session's audit log is kept, and how to check it afterwards."""
+        if self.database_url is None:
+            return []
+        path = database_file(self.database_url)
+        if path is None:
+            return ["Audit log: DEPLOYBOT_DATABASE_URL; check it with: deploybot audit verify"]
+        return [f"Audit log: {path}; check it with: deploybot audit verify --database {path}"]
 
     def _screen(self, thread_ts: str | None) -> list[str]:
         rendered = render_screen(
@@ -196,6 +242,29 @@ class Console:
         return lines
 
 
+def describe_dialog(view: View) -> list[str]:
+    payload = view.payload
+    title = (payload.get("title") or {}).get("text") or "a dialog"
+    inputs = [b for b in payload.get("blocks") or [] if b.get("type") == "input"]
+    labels = ", ".join((b.get("label") or {}).get("text", "") for b in inputs)
+    lines = [f"? {title} is open" + (f", asking for: {labels}" if labels else "")]
+    if inputs and all(b.get("optional") for b in inputs):
+        lines.append("  answer with: submit TEXT, or submit to leave it empty")
+    elif inputs:
+        lines.append("  answer with: submit TEXT")
+    else:
+        lines.append("  answer with: submit")
+    return lines
+
+
+def describe_deployments(unfinished: list[Deployment]) -> str:
+    if not unfinished:
+        return "no deployment is in progress"
+    return ", ".join(
+        f"{d.environment} {d.version} is {d.state.replace('_', ' ')}" for d in unfinished
+    )
+
+
 def without_freezes(mapping: dict[str, Any]) -> dict[str, Any]:
     """The demo must tell the same story on any day of the week."""
     return {**quick_checks(mapping, watch="6s", interval="1s"), "freezes": []}
@@ -215,6 +284,6 @@ async def open_console(
         config=None if built_in else settings,
         database_url=database_url or settings.runtime.database_url,
     ) as stack:
-        console = Console(stack)
+        console = Console(stack, database_url=database_url or settings.runtime.database_url)
         console.seen = len(stack.ws.changes)
         yield console

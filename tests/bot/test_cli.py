@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from bot.__main__ import main
 
@@ -91,7 +94,7 @@ def test_audit_verify_and_export_after_a_console_session(tmp_path: Path) -> None
     assert csv_out.read_text().startswith("seq,id,at,actor,action")
     with sqlite3.connect(tmp_path / "audit.db") as raw:
         raw.execute("UPDATE audit_events SET actor = 'U0MALLORY' WHERE seq = 2")
-    broken = deploybot("audit", "verify", cwd=tmp_path, env=env)
+    broken = deploybot("audit", "verify", "--database", "audit.db", cwd=tmp_path)
     assert broken.returncode == 1
     assert "BROKEN at row 2" in broken.stderr
 
@@ -144,3 +147,185 @@ async def test_check_live_reads_slack_and_every_environment_from_azure(tmp_path:
     assert "✓ azure prod: blue serves v1.1.0" in out
     assert "✓ azure staging: production serves v1.1.0" in out
     assert "live checks: OK" in out
+
+
+def test_a_bad_log_level_or_format_is_one_line_naming_the_variable(tmp_path: Path) -> None:
+    config = str(ROOT / "deploybot.example.yml")
+    level = deploybot(
+        "check", "--config", config, cwd=tmp_path, env={"DEPLOYBOT_LOG_LEVEL": "verbose"}
+    )
+    assert level.returncode == 2
+    assert level.stderr == (
+        "deploybot: DEPLOYBOT_LOG_LEVEL='verbose' is not a log level; "
+        "use one of DEBUG, INFO, WARNING, ERROR, CRITICAL\n"
+    )
+    fmt = deploybot("check", "--config", config, cwd=tmp_path, env={"DEPLOYBOT_LOG_FORMAT": "xml"})
+    assert fmt.returncode == 2
+    assert (
+        fmt.stderr
+        == "deploybot: DEPLOYBOT_LOG_FORMAT='xml' is not a log format; use one of text, json\n"
+    )
+    fine = deploybot(
+        "check",
+        "--config",
+        config,
+        cwd=tmp_path,
+        env={"DEPLOYBOT_LOG_LEVEL": "debug", "DEPLOYBOT_LOG_FORMAT": "json"},
+    )
+    assert fine.returncode == 0, fine.stderr
+    assert all(json.loads(line)["level"] for line in fine.stderr.splitlines())
+
+
+def test_audit_reads_an_existing_database_and_never_creates_one(tmp_path: Path) -> None:
+    for action in (["verify"], ["export", "--format", "csv"]):
+        default = deploybot("audit", *action, cwd=tmp_path)
+        assert default.returncode == 2
+        assert default.stderr == (
+            f"deploybot: no audit database at {tmp_path.resolve() / 'deploybot.db'} "
+            "(set DEPLOYBOT_DATABASE_URL or pass --database PATH|URL)\n"
+        )
+        named = deploybot("audit", *action, "--database", "elsewhere.db", cwd=tmp_path)
+        assert named.returncode == 2
+        assert f"no audit database at {tmp_path.resolve() / 'elsewhere.db'} " in named.stderr
+    assert list(tmp_path.iterdir()) == []
+    unsupported = deploybot("audit", "verify", "--database", "mysql://db/audit", cwd=tmp_path)
+    assert unsupported.returncode == 2
+    assert "unsupported database 'mysql'" in unsupported.stderr
+    assert "Traceback" not in unsupported.stderr
+
+
+async def _audit_rows(url: str, count: int) -> None:
+    from storage import Store
+
+    async with Store.open(url) as store:
+        for n in range(count):
+            await store.audit.append("U0ALICE", "command.received", details={"n": n})
+
+
+def test_audit_export_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    import asyncio
+    import os
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}"
+    asyncio.run(_audit_rows(url, 20))
+    read, write = os.pipe()
+    os.close(read)  # `| head -1` that has already gone: every write fails with EPIPE
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "audit", "export", "--database", url],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert result.returncode == 141  # 128 + SIGPIPE, as for any tool cut off by `head`
+    assert result.stderr == ""
+
+
+async def test_the_bolt_app_uses_our_client_without_an_unused_token_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot import assemble
+    from bot.app import create_app
+    from bot.settings import Runtime, Secret, Settings
+    from commands.config import config_from_text, reference_text
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-from-the-environment")  # as under `serve`
+    settings = Settings(
+        config_from_text(reference_text()),
+        Runtime(slack_bot_token=Secret("xoxb-from-the-environment")),
+    )
+    db = f"sqlite+aiosqlite:///{tmp_path / 'deploybot.db'}"
+    async with assemble.services(settings, database_url=db) as services:
+        with caplog.at_level(logging.WARNING):
+            app = create_app(settings, services)
+            logging.getLogger("slack_bolt.AsyncApp").warning("later warnings still show")
+    assert app.client is services.slack
+    assert app.client.token == "xoxb-from-the-environment"
+    assert [r.getMessage() for r in caplog.records] == ["later warnings still show"]
+
+
+# Declared dependencies that are used without an import statement of their own.
+USED_WITHOUT_IMPORT = {
+    "aiosqlite": "SQLAlchemy loads it for sqlite+aiosqlite:// URLs",
+    "tzdata": "zoneinfo reads its time zones where the system has none",
+    "azure-mgmt-core": "the ARM pipeline under azure-mgmt-web/-trafficmanager/-monitor, pinned",
+}
+
+
+def test_every_declared_dependency_is_imported_somewhere() -> None:
+    import ast
+    import importlib.metadata
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[\[<>=!~ ;]", d, maxsplit=1)[0].lower() for d in project["dependencies"]}
+    tops: dict[str, set[str]] = {}
+    for top, dists in importlib.metadata.packages_distributions().items():
+        for dist in dists:
+            tops.setdefault(dist.lower(), set()).add(top)
+    imported: set[str] = set()
+    for package in ("bot", "commands", "storage"):
+        for source in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(source.read_text())):
+                if isinstance(node, ast.Import):
+                    imported.update(alias.name for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    imported.add(node.module)
+
+    def uses(dist: str) -> bool:
+        # azure-* share the namespace package `azure`: match azure-mgmt-web as azure.mgmt.web
+        names = {dist.replace("-", "."), dist.replace("-", "_")} | (
+            tops.get(dist, set()) - {"azure"}
+        )
+        return any(m == n or m.startswith(n + ".") for m in imported for n in names)
+
+    unused = sorted(d for d in declared - USED_WITHOUT_IMPORT.keys() if not uses(d))
+    assert unused == [], f"declared in pyproject.toml but never imported: {unused}"
+
+
+async def test_check_live_without_azure_credentials_says_so_in_one_line(tmp_path: Path) -> None:
+    import asyncio
+    import os
+
+    from commands.platform.sandbox import Sandbox, SandboxSystem
+
+    async with Sandbox.start(SandboxSystem.reference()) as sb:
+        config = tmp_path / "deploybot.yml"
+        config.write_text(sb.config_yaml())
+        no_credentials = {
+            k: v for k, v in sb.env().items() if k not in ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
+        }
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "SLACK_"))},
+            **no_credentials,
+            "HOME": str(tmp_path),  # no cached Azure CLI or VS Code login
+            "PATH": str(tmp_path),  # no az, pwsh or azd to ask
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "check",
+            "--config",
+            str(config),
+            "--live",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=90)
+    out = stdout.decode()
+    assert process.returncode == 1
+    assert stderr.decode() == ""  # azure-identity's dozen-line warnings stay quiet
+    azure = [line for line in out.splitlines() if line.startswith(("  ✗ azure", "  ✓ azure"))]
+    assert len(azure) == 1, out
+    assert "no usable Azure credentials found" in azure[0]
+    assert "AZURE_CLIENT_ID" in azure[0]
+    assert "az login" in azure[0]

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import asyncio
+import io
 import subprocess
 import sys
 from pathlib import Path
 
+from bot.console.cli import demo
 from bot.console.session import open_console
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
 from commands.config import config_from_text, reference_text
 
+ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = Settings(config_from_text(reference_text()))
 
 
@@ -65,6 +69,21 @@ def test_console_script_runs_as_a_user_would(tmp_path: Path) -> None:
     assert "carol in #deploys> /deploy history" in result.stdout
     assert "No deployments yet" in result.stdout
     assert "Traceback" not in result.stderr
+    # The audit log outlives the session, and the console says where and how to check it.
+    db = (tmp_path / "deploybot-console.db").resolve()
+    hint = f"Audit log: {db}; check it with: deploybot audit verify --database {db}"
+    assert result.stdout.splitlines()[2] == hint  # under the banner
+    assert result.stdout.splitlines()[-1] == hint  # and at the end
+    verified = subprocess.run(
+        [sys.executable, "-m", "bot", "audit", "verify", "--database", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert verified.returncode == 0, verified.stderr
+    assert "audit log intact" in verified.stdout
 
 
 def test_demo_exits_zero_and_reads_like_a_conversation(tmp_path: Path) -> None:
@@ -87,3 +106,47 @@ def test_demo_exits_zero_and_reads_like_a_conversation(tmp_path: Path) -> None:
     assert "flip back to blue" in out
     assert "\n! " not in out, "a demo line was refused by the console"
     assert "Traceback" not in result.stderr
+
+
+async def test_a_dialog_says_it_is_open_and_how_to_answer(tmp_path: Path) -> None:
+    db = f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"
+    async with open_console(SETTINGS, database_url=db) as console:
+        await console.handle("/deploy prod v1.2.0 --force")
+        await console.handle("as bob")
+        assert await console.handle("click 2") == [
+            "? Reject deployment is open, asking for: Reason (optional)",
+            "  answer with: submit TEXT, or submit to leave it empty",
+        ]
+        rejected = "\n".join(await console.handle("submit not today"))
+        assert "@bob rejected: not today" in rejected
+        assert (await console.handle("submit"))[0] == "! no dialog is open"
+        assert (await console.handle("help"))[-1] == (
+            f"  Audit log: {tmp_path / 'c.db'}; "
+            f"check it with: deploybot audit verify --database {tmp_path / 'c.db'}"
+        )
+
+
+async def test_wait_watching_answers_at_once_when_no_job_could_get_there(tmp_path: Path) -> None:
+    db = f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"
+    async with open_console(SETTINGS, database_url=db) as console:
+        nothing = await asyncio.wait_for(console.handle("wait watching"), timeout=30)
+        assert nothing == [
+            "? nothing to wait for: no job is running that could reach watching "
+            "(no deployment is in progress)"
+        ]
+        await console.handle("/deploy prod v1.2.0 --force")  # waits for two leads
+        waiting = await asyncio.wait_for(console.handle("wait watching"), timeout=30)
+        assert waiting[-1].endswith("(prod v1.2.0 is pending approval)"), waiting
+        assert (await console.handle("wait a bit"))[0].startswith("! wait for what?")
+
+
+def test_demo_plays_on_the_given_config(tmp_path: Path) -> None:
+    config = tmp_path / "team.yml"
+    text = (ROOT / "deploybot.example.yml").read_text()
+    config.write_text(text.replace("deployers: [U0ALICE] ", "deployers: [U0ALICE, U0DAVE] "))
+    out = io.StringIO()
+    assert demo(load_settings(str(config), {}), out, script="users\n") == 0
+    assert f"Configuration: {config}." in out.getvalue()
+    assert any(
+        line.split()[:3] == ["dave", "U0DAVE", "deployers"] for line in out.getvalue().splitlines()
+    )

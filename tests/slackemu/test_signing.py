@@ -8,7 +8,7 @@ from slack_sdk.signature import Clock, SignatureVerifier
 
 from bot.slackemu import signature, signed_headers
 
-PAYLOADS = Path("/work/shared/payloads")
+PAYLOADS = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def _vector() -> dict[str, str]:
@@ -52,3 +52,12 @@ class _FixedClock(Clock):
 
     def now(self) -> float:
         return float(self._now)
+
+
+def test_fixtures_ship_with_the_suite_and_say_where_they_come_from() -> None:
+    root = Path(__file__).resolve().parents[2]
+    assert PAYLOADS.is_relative_to(root)
+    listed = (PAYLOADS / "README.md").read_text()
+    for fixture in PAYLOADS.iterdir():
+        if fixture.name != "README.md":
+            assert f"`{fixture.name}`" in listed, f"{fixture.name}: provenance missing"

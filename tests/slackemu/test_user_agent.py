@@ -21,7 +21,7 @@ from bot.slackemu import (
     Workspace,
 )
 
-PAYLOADS = Path("/work/shared/payloads")
+PAYLOADS = Path(__file__).resolve().parents[1] / "fixtures"
 BoltServer = Callable[[AsyncApp], Awaitable[str]]
 
 CARD_BLOCKS: list[dict[str, Any]] = [
