@@ -8,16 +8,19 @@ started on the same database while Slack and Azure carry on, as after a crash.
 from __future__ import annotations
 
 import contextlib
+import logging
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from azure.identity.aio import ClientSecretCredential
 
 from bot import assemble
 from bot.assemble import AzureEndpoint, SlackEndpoint, Tuning
+from bot.console.overlay import on_sandbox
 from bot.httpserver import running
 from bot.services import Services
 from bot.settings import Runtime, Secret, Settings
@@ -25,6 +28,7 @@ from bot.slackemu import SlackEmulator, Workspace, reference_workspace
 from commands.config import config_from_mapping
 from commands.platform.sandbox import Sandbox, SandboxSystem
 
+log = logging.getLogger(__name__)
 SIGNING_SECRET = "local-signing-secret"
 BOT_TOKEN = "xoxb-local"
 Overrides = Callable[[dict[str, Any]], dict[str, Any]]
@@ -75,14 +79,18 @@ async def local_world(
 def local_settings(
     world: World, *, overrides: Overrides | None = None, config: Settings | None = None
 ) -> Settings:
-    """The sandbox's reference configuration (or a user's file), with local Slack secrets."""
+    """The sandbox's reference configuration, with local Slack secrets.
+
+    A user's file (``config``) keeps its policies (roles, approvals, freezes, thresholds,
+    hooks) but its environments are re-pointed at the sandbox: the console never calls the
+    real Azure hosts a team's file names.
+    """
     mapping = world.sandbox.config_mapping()
-    chosen = (
-        config.config
-        if config
-        else config_from_mapping(
-            overrides(mapping) if overrides else mapping, "sandbox configuration"
-        )
+    if config is not None:
+        mapping = _users_file_on_sandbox(config, mapping)
+    chosen = config_from_mapping(
+        overrides(mapping) if overrides else mapping,
+        config.source if config else "sandbox configuration",
     )
     return Settings(
         chosen,
@@ -93,6 +101,17 @@ def local_settings(
         ),
         config.source if config else "the sandbox's reference configuration",
     )
+
+
+def _users_file_on_sandbox(config: Settings, sandbox: dict[str, Any]) -> dict[str, Any]:
+    source = Path(config.source)
+    if not source.is_file():  # the built-in reference: the sandbox's own mapping is it
+        return sandbox
+    user = yaml.safe_load(source.read_text(encoding="utf-8"))
+    overlaid, warnings = on_sandbox(user, sandbox)
+    for warning in warnings:
+        log.warning("%s: %s", source, warning)
+    return overlaid
 
 
 @contextlib.asynccontextmanager
