@@ -69,12 +69,15 @@ class SlackEndpoint:
             signing_secret=secret.reveal() if secret else None,
         )
 
-    def client(self) -> AsyncWebClient:
-        # slack-sdk's own retry handler waits out a 429's Retry-After; nothing else retries.
+    def client(self, *, wait_out_429: bool = True) -> AsyncWebClient:
+        """``wait_out_429``: slack-sdk's retry handler waits out a 429's Retry-After. The card
+        publisher turns it off: it handles 429 itself, holding the method for every card and
+        sending only the newest content, where a blind resend would repeat a stale one."""
         from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 
         client = AsyncWebClient(token=self.bot_token, base_url=self.api_url)
-        client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
+        if wait_out_429:
+            client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
         return client
 
 
@@ -149,7 +152,7 @@ async def build(
         http = httpx.AsyncClient(timeout=10.0)
         stack.push_async_callback(http.aclose)
         publisher = CardPublisher(
-            client,
+            slack.client(wait_out_429=False),
             clock=clock,
             min_interval=tuning.publisher_interval,
             posts_per_second=1 / tuning.publisher_interval,

@@ -229,23 +229,17 @@ def test_audit_export_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
 async def test_the_bolt_app_uses_our_client_without_an_unused_token_warning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bot import assemble
     from bot.app import create_app
-    from bot.settings import Runtime, Secret, Settings
-    from commands.config import config_from_text, reference_text
+    from bot.local import BOT_TOKEN, local_stack
 
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-from-the-environment")  # as under `serve`
-    settings = Settings(
-        config_from_text(reference_text()),
-        Runtime(slack_bot_token=Secret("xoxb-from-the-environment")),
-    )
     db = f"sqlite+aiosqlite:///{tmp_path / 'deploybot.db'}"
-    async with assemble.services(settings, database_url=db) as services:
+    async with local_stack(database_url=db) as stack:
         with caplog.at_level(logging.WARNING):
-            app = create_app(settings, services)
+            app = create_app(stack.settings, stack.services)
             logging.getLogger("slack_bolt.AsyncApp").warning("later warnings still show")
-    assert app.client is services.slack
-    assert app.client.token == "xoxb-from-the-environment"
+    assert app.client is stack.services.slack
+    assert app.client.token == BOT_TOKEN
     assert [r.getMessage() for r in caplog.records] == ["later warnings still show"]
 
 
