@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlencode
 
+import aiohttp
 import httpx
 from aiohttp import web
 
@@ -143,6 +144,10 @@ def signed(body: bytes) -> dict[str, str]:
 
 
 async def load(url: str, slack: str, text: str, senders: int, requests: int) -> list[float]:
+    """Closed loop: ``senders`` clients, each sending its next request when answered.
+
+    aiohttp and one signature per run keep the generator's own cost per request small
+    (a signature stays valid for five minutes), so the figures are the server's."""
     body = urlencode(
         {
             "command": "/deploy",
@@ -154,18 +159,20 @@ async def load(url: str, slack: str, text: str, senders: int, requests: int) -> 
             "response_url": f"{slack}/respond",
         }
     ).encode()
+    headers = signed(body)
     samples: list[float] = []
     queue = iter(range(requests))
-    limits = httpx.Limits(max_connections=senders, max_keepalive_connections=senders)
 
-    async def sender(http: httpx.AsyncClient) -> None:
+    async def sender(http: aiohttp.ClientSession) -> None:
         for _ in queue:
             started = time.perf_counter()
-            answer = await http.post(f"{url}/slack/events", content=body, headers=signed(body))
-            samples.append(time.perf_counter() - started)
-            assert answer.status_code == 200, answer.status_code
+            async with http.post(f"{url}/slack/events", data=body, headers=headers) as answer:
+                await answer.read()
+                samples.append(time.perf_counter() - started)
+                assert answer.status == 200, answer.status
 
-    async with httpx.AsyncClient(limits=limits, timeout=10) as http:
+    connector = aiohttp.TCPConnector(limit=senders)
+    async with aiohttp.ClientSession(connector=connector) as http:
         await asyncio.gather(*(sender(http) for _ in range(senders)))
     return samples
 
