@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from commands.jobs.base import BOT, JobTools, current_deployment, finish
 from commands.jobs.bluegreen import BlueGreenJob
 from commands.jobs.notes import TextNote
-from commands.jobs.stopping import ShuttingDown
+from commands.jobs.stopping import ShuttingDown, interruptible_sleep
 from commands.platform.errors import PlatformError
 from storage import Deployment
 
@@ -31,7 +31,7 @@ class Runner:
         self._jobs: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._changed = asyncio.Event()
-        tools.sleep = functools.partial(_interruptible_sleep, tools.sleep, tools.stopping)
+        tools.sleep = functools.partial(interruptible_sleep, tools.sleep, tools.stopping)
 
     def running(self, deployment_id: str) -> bool:
         return deployment_id in self._jobs
@@ -209,20 +209,3 @@ class Runner:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._jobs.clear()
         self._timers.clear()
-
-
-async def _interruptible_sleep(
-    sleep: Callable[[float], Awaitable[None]], stopping: asyncio.Event, seconds: float
-) -> None:
-    """A job's pause between polls: a safe point, so it ends early when the bot stops."""
-    if stopping.is_set():
-        raise ShuttingDown("")
-    waiter = asyncio.ensure_future(stopping.wait())
-    sleeper = asyncio.ensure_future(sleep(seconds))
-    try:
-        await asyncio.wait((waiter, sleeper), return_when="FIRST_COMPLETED")
-    finally:
-        waiter.cancel()
-        sleeper.cancel()
-    if stopping.is_set():
-        raise ShuttingDown("")

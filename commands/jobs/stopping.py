@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 
 class ShuttingDown(BaseException):
@@ -20,3 +21,20 @@ async def wait_any(events: tuple[asyncio.Event, ...], timeout: float) -> None:  
     finally:
         for waiter in waiters:
             waiter.cancel()
+
+
+async def interruptible_sleep(
+    sleep: Callable[[float], Awaitable[None]], stopping: asyncio.Event, seconds: float
+) -> None:
+    """A job's pause between polls: a safe point, so it ends early when the bot stops."""
+    if stopping.is_set():
+        raise ShuttingDown("")
+    waiter = asyncio.ensure_future(stopping.wait())
+    sleeper = asyncio.ensure_future(sleep(seconds))
+    try:
+        await asyncio.wait((waiter, sleeper), return_when="FIRST_COMPLETED")
+    finally:
+        waiter.cancel()
+        sleeper.cancel()
+    if stopping.is_set():
+        raise ShuttingDown("")
