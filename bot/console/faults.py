@@ -7,7 +7,8 @@ from commands.platform.sandbox import Sandbox
 FAULT_HELP = """  fault version V [unhealthy] [error_rate=R] [latency_ms=N] [missing]
                     make version V misbehave wherever it runs
   fault app APP [SLOT] [down] [error_rate=R] [latency_ms=N] [slow_start_s=S]
-  fault arm KIND [match=TEXT] [times=N]   KIND: throttle, server_error, slow_lro, swap_failed
+  fault arm KIND [match=TEXT] [times=N] [seconds=S]
+                    KIND: throttle, server_error, slow_lro, swap_failed, hang
   fault clear       everything behaves again"""
 FLAGS = {"unhealthy": "unhealthy", "down": "down", "missing": "missing_artifact"}
 NUMBERS = {
@@ -16,6 +17,7 @@ NUMBERS = {
     "slow_start_s": float,
     "times": int,
     "polls": int,
+    "seconds": float,
 }
 
 

@@ -129,6 +129,30 @@ async def test_slow_swap_for_a_number_of_polls(azure: SdkClients, sb: Sandbox) -
     assert polls == [202, 202, 202, 200]
 
 
+async def test_a_timed_swap_finishes_on_its_own_with_nobody_polling(
+    azure: SdkClients, sb: Sandbox
+) -> None:
+    """Azure carries a swap on after the client that started it has gone."""
+    sb.faults.arm("slow_lro", match="slotsswap", seconds=0.3)
+    await azure.web.web_apps.begin_swap_slot_with_production(
+        RG, APP, swap_entity("green"), polling=False
+    )
+    assert sb.version(APP) == "v1.1.0"
+    await asyncio.sleep(0.5)
+    assert sb.version(APP) == "v1.0.0"
+
+
+async def test_a_timed_hang_carries_the_request_out_late(azure: SdkClients, sb: Sandbox) -> None:
+    web = azure.web.web_apps
+    current = await web.list_application_settings(RG, APP)
+    props = {**current.properties, "LATE": "yes"}
+    sb.faults.arm("hang", match="config/appsettings", seconds=0.3)
+    started = asyncio.get_running_loop().time()
+    await web.update_application_settings(RG, APP, StringDictionary(properties=props))
+    assert asyncio.get_running_loop().time() - started >= 0.3
+    assert (await web.list_application_settings(RG, APP)).properties["LATE"] == "yes"
+
+
 async def test_swap_rejects_bad_targets(azure: SdkClients) -> None:
     web = azure.web.web_apps
     with pytest.raises(HttpResponseError) as unknown:

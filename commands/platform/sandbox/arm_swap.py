@@ -68,8 +68,10 @@ class SwapApi:
         slow = self._faults.take_arm(call.request.path, ("slow_lro",))
         failed = self._faults.take_arm(call.request.path, ("swap_failed",))
         polls: int | None = self._lro_polls
+        seconds = 0.0
         if slow is not None:
             polls = slow.polls if slow.polls > 0 else None
+            seconds = slow.seconds
         failure = None
         if failed is not None:
             failure = (
@@ -77,7 +79,11 @@ class SwapApi:
                 "failed to warm up (injected by the sandbox)."
             )
         op = self._ops.begin(
-            site, lambda: self._life.swap(site, source, target), polls=polls, failure=failure
+            site,
+            lambda: self._life.swap(site, source, target),
+            polls=polls,
+            failure=failure,
+            seconds=seconds,
         )
         here = find_unit(self._world, call.params)
         return web.Response(status=202, headers={"Location": self._poll_url(call, here, op.id)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -38,6 +39,7 @@ class ArmFault:
     match: str
     retry_after: int
     polls: int
+    seconds: float = 0.0  # hang: answer after this long; slow_lro: finish this long after it began
     released: asyncio.Event = field(default_factory=asyncio.Event)
 
     def describe(self) -> dict[str, Any]:
@@ -47,6 +49,7 @@ class ArmFault:
             "match": self.match,
             "retry_after": self.retry_after,
             "polls": self.polls,
+            "seconds": self.seconds,
         }
 
 
@@ -140,11 +143,15 @@ class Faults:
         match: str = "",
         retry_after: int = 1,
         polls: int = 0,
+        seconds: float = 0.0,
     ) -> None:
         """Fail the next ``times`` ARM requests (or LROs) whose path contains ``match``.
 
         ``times`` <= 0 keeps the fault until ``clear()``. ``slow_lro`` keeps the operation in
-        progress for ``polls`` polls, or until ``release_lro()`` when ``polls`` is 0.
+        progress for ``polls`` polls, or until ``release_lro()`` when ``polls`` is 0; with
+        ``seconds`` it finishes that long after it began, polled or not, as Azure's own
+        operations do when the client that started them has gone. ``hang`` holds a request
+        until cleared or, with ``seconds``, that long; then the request is carried out.
         """
         if kind not in ARM_FAULT_KINDS:
             raise SandboxError(
@@ -157,7 +164,14 @@ class Faults:
             raise SandboxError("retry_after and polls must not be negative")
         if not isinstance(match, str):
             raise SandboxError("match must be a string")
-        fault = ArmFault(kind, times if times > 0 else None, match.lower(), retry_after, polls)
+        fault = ArmFault(
+            kind,
+            times if times > 0 else None,
+            match.lower(),
+            retry_after,
+            polls,
+            _non_negative("seconds", seconds),
+        )
         self._arm.append(fault)
         if kind == "hang":
             self._hangs.append(fault)
@@ -202,7 +216,11 @@ class Faults:
             self._hanging += 1
             self._hanging_changed.notify_all()
         try:
-            await fault.released.wait()
+            if fault.seconds > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(fault.released.wait(), fault.seconds)
+            else:
+                await fault.released.wait()
         finally:
             self._hanging -= 1
 

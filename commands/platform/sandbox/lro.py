@@ -1,11 +1,13 @@
 """Long-running operations (the slot swap), polled App Service style through ``Location``.
 
-An operation stays in progress for a number of polls (or until released), then applies its
-action, or fails with ``SwapFailed`` and changes nothing.
+An operation stays in progress for a number of polls, or for a number of seconds whether
+anyone polls or not (Azure carries an operation on after the client that started it has gone),
+or until released; then it applies its action, or fails with ``SwapFailed`` and changes nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +24,7 @@ class Operation:
     failure: str | None  # the SwapFailed message, when the operation is set up to fail
     action: Callable[[], None]
     done: bool = False
+    timer: asyncio.TimerHandle | None = None
 
 
 class Operations:
@@ -36,9 +39,13 @@ class Operations:
         *,
         polls: int | None,
         failure: str | None = None,
+        seconds: float = 0.0,
     ) -> Operation:
-        op = Operation(self._new_id(), site, polls, failure, action)
+        """``seconds`` > 0: the operation finishes that long after now (polls are ignored)."""
+        op = Operation(self._new_id(), site, None if seconds > 0 else polls, failure, action)
         site.busy_operation = op.id
+        if seconds > 0:
+            op.timer = asyncio.get_running_loop().call_later(seconds, self._finish, op)
         if len(self._ops) >= MAX_KEPT:
             for old in [k for k, o in self._ops.items() if o.done][: MAX_KEPT // 2]:
                 del self._ops[old]
@@ -63,6 +70,10 @@ class Operations:
                 self._finish(op)
 
     def _finish(self, op: Operation) -> None:
+        if op.done:
+            return
+        if op.timer is not None:
+            op.timer.cancel()
         op.done = True
         op.site.busy_operation = None
         if op.failure is None:
