@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from commands.jobs.base import BOT, JobTools, current_deployment, finish
 from commands.jobs.bluegreen import BlueGreenJob
+from commands.jobs.context import JobContext
 from commands.jobs.notes import TextNote
 from commands.jobs.stopping import ShuttingDown, interruptible_sleep
 from commands.platform.errors import PlatformError
@@ -170,6 +171,12 @@ class Runner:
             found_text = (
                 f"{state.live} serves {state.live_version}" if state else "Azure could not be read"
             )
+            pending = JobContext.of(d).swap
+            if pending is not None and pending.step == d.current_step:
+                found_text += (
+                    f"; the swap asked for at {pending.requested_at:%H:%M:%S} UTC may still be "
+                    "running in Azure, so the job waits for it before deciding"
+                )
             await self.tools.store.audit.append(
                 BOT,
                 "job.recovered",

@@ -36,6 +36,35 @@ class ContextChanges(TypedDict, total=False):
     rollback_reason: str | None
     rollback_requested_by: str | None
     rollback_note: str | None
+    swap: PendingSwap | None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingSwap:
+    """A slot swap this job asked Azure for, recorded before the request goes out.
+
+    Azure finishes a swap whether or not the process that asked is still alive, so a job
+    resumed after a crash waits for it (``token``, once Azure accepted it) before deciding.
+    """
+
+    step: str
+    requested_at: datetime
+    token: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"step": self.step, "requested_at": iso_utc(self.requested_at)}
+        if self.token is not None:
+            out["token"] = self.token
+        return out
+
+    @classmethod
+    def from_json(cls, value: object) -> PendingSwap | None:
+        if not isinstance(value, Mapping):
+            return None
+        step, when = _text(value.get("step")), _when(value.get("requested_at"))
+        if step is None or when is None:
+            return None
+        return cls(step, when, _text(value.get("token")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +90,8 @@ class JobContext:
     """How the rollback went, for the card: e.g. ``flip back to blue, 0.02s``."""
     override: str | None = None
     started_at: datetime | None = None
+    swap: PendingSwap | None = None
+    """The last slot swap asked for, and by which step (see ``PendingSwap``)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Keys this version does not know, kept so that writing never loses them."""
 
@@ -92,6 +123,7 @@ class JobContext:
             rollback_note=_text(value.get("rollback_note")),
             override=_text(value.get("override")),
             started_at=_when(value.get("started_at")),
+            swap=PendingSwap.from_json(value.get("swap")),
             extra={k: v for k, v in value.items() if k not in known},
         )
 
@@ -116,6 +148,8 @@ class JobContext:
             out["traffic"] = dict(self.traffic)
         if self.switched:
             out["switched"] = True
+        if self.swap is not None:
+            out["swap"] = self.swap.to_json()
         for name in ("watch_until", "started_at"):
             when = getattr(self, name)
             if when is not None:

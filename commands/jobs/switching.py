@@ -1,9 +1,17 @@
-"""Moving production traffic, idempotently: a resumed job first looks at where traffic is."""
+"""Moving production traffic, idempotently: a resumed job first looks at where traffic is.
+
+A slot swap is an operation Azure finishes on its own, even after the process that asked for
+it has died. So the job records each swap before asking (and its operation once Azure accepts
+it); a job resumed after a crash waits for that operation to end and looks at what it did
+before it decides anything, and never asks for a second swap while one is still running.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from commands.jobs.context import PendingSwap
+from commands.jobs.notes import TextNote
 from commands.platform.base import site_of
 from commands.platform.errors import Conflict, SwapFailed
 from commands.platform.state import EnvironmentState
@@ -11,7 +19,10 @@ from commands.platform.state import EnvironmentState
 if TYPE_CHECKING:
     from commands.jobs.base import Job
 
-CONFLICT_RETRIES = 5
+# How long a resumed job waits for a swap it cannot see the end of (one asked for in the
+# instant before a crash, before Azure's answer could be recorded) while the site is busy.
+BUSY_WAIT_S = 900.0
+BUSY_POLL_S = 2.0
 
 
 class Switcher:
@@ -22,14 +33,17 @@ class Switcher:
 
     async def switch_to(self, target: str, version: str) -> tuple[float, str]:
         """Send all production traffic to ``target``; returns (seconds, what was done)."""
-        state = await self.tools.platform.read_state(self.env)
-        if self._serves(state, target, version):
-            return 0.0, "already switched (found after a restart)"
         how = (
             f"swap {self.env.azure.slot} → production"
             if self.env.topology == "slots"
             else f"Traffic Manager: {target} 100 %"
         )
+        settled = await self._settle_earlier_swap(how)
+        if settled is not None:
+            return settled
+        state = await self.tools.platform.read_state(self.env)
+        if self._serves(state, target, version):
+            return 0.0, "already switched (found after a restart)"
         return await self._move(target, version, how)
 
     async def switch_back(
@@ -41,10 +55,12 @@ class Switcher:
         Azure round trip before the switch is time production spends on the bad version.
         """
         how = "swap back" if self.env.topology == "slots" else f"flip back to {live}"
-        if look_first and self._serves(
-            await self.tools.platform.read_state(self.env), live, version
-        ):
-            return 0.0, f"{how}: already done"
+        if look_first:
+            settled = await self._settle_earlier_swap(how)
+            if settled is not None:
+                return settled
+            if self._serves(await self.tools.platform.read_state(self.env), live, version):
+                return 0.0, f"{how}: already done"
         return await self._move(live, version, how)
 
     def _serves(self, state: EnvironmentState, target: str, version: str) -> bool:
@@ -52,6 +68,46 @@ class Switcher:
             # After a swap the new version runs in production and the old one in the slot.
             return state.live_version == version
         return state.live == target and state.target(target).traffic_percent >= 100
+
+    async def _settle_earlier_swap(self, how: str) -> tuple[float, str] | None:
+        """A swap this step asked for before a restart: wait for it, then say what it did.
+
+        Returns the step's result when that swap did the work; None when there is nothing
+        to wait for or it is not known how it ended (the state is read next, as usual).
+        """
+        pending = self.job.ctx.swap
+        step = self.job.deployment.current_step
+        if self.env.topology != "slots" or pending is None or pending.step != step:
+            return None
+        if pending.token is None:
+            return None  # Azure's answer was never recorded: _move sees whether a swap runs
+        started = self.tools.monotonic()
+        asked = f"{pending.requested_at:%H:%M:%S} UTC"
+        await self.job.note(
+            TextNote(
+                f"A swap deploybot asked Azure for at {asked}, before the restart, may still be "
+                "running: waiting for it to end before deciding."
+            )
+        )
+        platform = self.tools.platform
+        before = (await platform.read_state(self.env)).live_version
+        outcome, detail = await platform.settle_swap(
+            site_of(self.env), str(self.env.azure.slot), pending.token
+        )
+        took = self.tools.monotonic() - started
+        await self.job.audit("swap.settled", outcome=outcome, detail=detail, asked_at=asked)
+        if outcome == "failed":
+            raise SwapFailed("swap", self.env.name, "SwapFailed", detail)
+        if outcome == "unknown":
+            await self.job.note(TextNote(f"Could not follow that swap ({detail}); looking."))
+            return None
+        when = (
+            "had completed while deploybot was down"
+            if before == self.job.deployment.version
+            else f"completed {took:.1f}s after the restart"
+        )
+        await self.job.note(TextNote(f"The swap asked for at {asked} {when}."))
+        return took, f"{how}: the swap asked for before the restart {when}"
 
     async def _move(self, target: str, version: str, how: str) -> tuple[float, str]:
         platform = self.tools.platform
@@ -61,19 +117,32 @@ class Switcher:
             return self.tools.monotonic() - started, how
         site = site_of(self.env)
         slot = str(self.env.azure.slot)
-        for attempt in range(CONFLICT_RETRIES):
+        step = self.job.deployment.current_step or ""
+        asked = PendingSwap(step, self.tools.clock())
+        await self.job.save(swap=asked)
+
+        async def accepted(token: str) -> None:
+            await self.job.save(swap=PendingSwap(step, asked.requested_at, token))
+
+        waited = 0.0
+        while True:
             try:
-                await platform.swap(site, slot)
+                await platform.swap(site, slot, on_accepted=accepted)
                 break
             except SwapFailed:
                 raise
             except Conflict:
-                # Another swap (ours, from before a restart) is still running: let it finish.
-                if attempt == CONFLICT_RETRIES - 1:
+                # Another operation runs on the site, perhaps a swap asked for just before a
+                # restart: let it end and look again; never ask for a second swap meanwhile.
+                if waited >= BUSY_WAIT_S:
                     raise
-                await self.tools.sleep(1.0)
+                await self.tools.sleep(BUSY_POLL_S)
+                waited += BUSY_POLL_S
                 if self._serves(await platform.read_state(self.env), target, version):
-                    break
+                    return (
+                        self.tools.monotonic() - started,
+                        f"{how}: a swap already running in Azure did it",
+                    )
         return self.tools.monotonic() - started, how
 
     def effective(self) -> str:

@@ -23,6 +23,8 @@ from commands.platform.base import (
     MetricSeries,
     Platform,
     SiteInfo,
+    SwapAccepted,
+    SwapOutcome,
 )
 from commands.platform.calls import Caller, Clock, RetryPolicy, SystemClock
 from commands.platform.clients import ClientOptions
@@ -34,7 +36,7 @@ from commands.platform.read_state import (
     read_site,
     routing_of,
 )
-from commands.platform.swap import swap_slots
+from commands.platform.swap import settle_swap, swap_slots
 from commands.platform.targets import PRODUCTION, TargetRef, site_of, targets_of
 from commands.platform.traffic import SplitError, normalise_split, plan_split
 
@@ -163,7 +165,14 @@ class AzurePlatform:
     async def restart(self, target: TargetRef) -> None:
         await self._arm.restart(target)
 
-    async def swap(self, site: TargetRef, slot: str, target_slot: str = PRODUCTION) -> None:
+    async def swap(
+        self,
+        site: TargetRef,
+        slot: str,
+        target_slot: str = PRODUCTION,
+        *,
+        on_accepted: SwapAccepted | None = None,
+    ) -> None:
         await swap_slots(
             self._arm,
             site.site,
@@ -171,6 +180,14 @@ class AzurePlatform:
             target_slot,
             timeout_s=self._swap_timeout_s,
             jitter=self._jitter,
+            on_accepted=on_accepted,
+        )
+
+    async def settle_swap(
+        self, site: TargetRef, slot: str, token: str, target_slot: str = PRODUCTION
+    ) -> tuple[SwapOutcome, str]:
+        return await settle_swap(
+            self._arm, site.site, slot, token, target_slot, timeout_s=self._swap_timeout_s
         )
 
     async def swap_preview(self, site: TargetRef, slot: str) -> None:

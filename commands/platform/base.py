@@ -7,9 +7,9 @@ Every method raises ``commands.platform.errors.PlatformError`` (or a subclass) o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
 from commands.config.model import Environment
 from commands.platform.state import (
@@ -50,6 +50,11 @@ class CallObserver(Protocol):
     ) -> None: ...
 
 
+SwapAccepted = Callable[[str], Awaitable[None]]
+"""Told the swap operation's continuation token as soon as Azure accepts the request."""
+SwapOutcome = Literal["succeeded", "failed", "unknown"]
+
+
 class Platform(Protocol):
     async def read_state(self, env: Environment) -> EnvironmentState:
         """Versions on every target, the traffic split, and which target is live."""
@@ -65,8 +70,24 @@ class Platform(Protocol):
 
     async def restart(self, target: TargetRef) -> None: ...
 
-    async def swap(self, site: TargetRef, slot: str, target_slot: str = PRODUCTION) -> None:
-        """Swap ``slot`` of ``site``'s Web App into ``target_slot``; waits for the operation."""
+    async def swap(
+        self,
+        site: TargetRef,
+        slot: str,
+        target_slot: str = PRODUCTION,
+        *,
+        on_accepted: SwapAccepted | None = None,
+    ) -> None:
+        """Swap ``slot`` of ``site``'s Web App into ``target_slot``; waits for the operation.
+
+        ``on_accepted`` gets the operation's continuation token once Azure has accepted it.
+        """
+        ...
+
+    async def settle_swap(
+        self, site: TargetRef, slot: str, token: str, target_slot: str = PRODUCTION
+    ) -> tuple[SwapOutcome, str]:
+        """Wait for the swap ``token`` names (started by any process) to end; how it did."""
         ...
 
     async def swap_preview(self, site: TargetRef, slot: str) -> None:
@@ -109,6 +130,8 @@ __all__ = [
     "MetricSeries",
     "Platform",
     "SiteInfo",
+    "SwapAccepted",
+    "SwapOutcome",
     "TargetRef",
     "TargetState",
     "check_version",

@@ -252,4 +252,5 @@ class Faults:
             },
             "versions": {v: asdict(f) for v, f in self._versions.items()},
             "arm": [f.describe() for f in self._arm],
+            "hanging": self._hanging,
         }
