@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -41,6 +41,8 @@ from storage import Store
 
 log = logging.getLogger(__name__)
 SLACK_API = "https://slack.com/api/"
+# A restart redraws finished cards a crash left stale, from this far back (bounded work).
+STALE_CARDS_WITHIN = timedelta(days=7)
 
 
 def utc_now() -> datetime:
@@ -154,6 +156,7 @@ async def build(
         publisher = CardPublisher(
             slack.client(wait_out_429=False),
             clock=clock,
+            on_sent=store.deployments.card_shown,
             min_interval=tuning.publisher_interval,
             posts_per_second=1 / tuning.publisher_interval,
         )
@@ -180,6 +183,7 @@ async def build(
         stack.push_async_callback(probes.close)
         if tuning.recover:
             await runner.recover(services.deploys.expire)
+            await reporter.redraw_stale_cards(clock() - STALE_CARDS_WITHIN)
         # Closed first: answers in flight still need the store, Slack and the jobs.
         stack.push_async_callback(services.tasks.close)
         bolt = create_app(settings, services)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], float | datetime]
 """Seconds (``time.monotonic``) or an aware datetime (the app's clock); only differences count."""
 ErrorHandler = Callable[["CardPublishError"], None]
+SentHandler = Callable[[str, str], Awaitable[None]]
+"""Told (deployment id, tag) once Slack has accepted a card update that carried a tag."""
 # Slack answers these with ok:false when the fault is on its side: worth another try.
 TRANSIENT_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
@@ -87,6 +89,7 @@ class _Card:
     ts: str
     pace: Pace
     desired: Mapping[str, Any] | None = None
+    desired_tag: str | None = None
     failures: int = 0
     worker: asyncio.Task[None] | None = None
     idle: asyncio.Event = field(default_factory=asyncio.Event)
@@ -99,6 +102,7 @@ class CardPublisher:
         *,
         clock: Clock,
         on_error: ErrorHandler | None = None,
+        on_sent: SentHandler | None = None,
         min_interval: float = 1.0,
         updates_per_minute: float = 50.0,
         update_burst: int = 10,
@@ -112,6 +116,7 @@ class CardPublisher:
         self._client = client
         self._clock = clock
         self._on_error = on_error
+        self._on_sent = on_sent
         self._min_interval = min_interval
         self._updates = Pace(60.0 / updates_per_minute, update_burst, clock)
         self._post_interval = 1.0 / posts_per_second
@@ -147,16 +152,25 @@ class CardPublisher:
         return str(answer["channel"]), str(answer["ts"])
 
     def update(
-        self, deployment_id: str, channel_id: str, ts: str, message: Mapping[str, Any]
+        self,
+        deployment_id: str,
+        channel_id: str,
+        ts: str,
+        message: Mapping[str, Any],
+        *,
+        tag: str | None = None,
     ) -> None:
-        """Record the card's latest content; it is sent soon, coalesced with later updates."""
+        """Record the card's latest content; it is sent soon, coalesced with later updates.
+
+        ``tag`` is handed to ``on_sent`` once Slack has accepted this content (or newer).
+        """
         self._check_open()
         content = _content(message)
         card = self._cards.get(deployment_id)
         if card is None:
             card = _Card(deployment_id, channel_id, ts, Pace(self._min_interval, 1, self._clock))
             self._cards[deployment_id] = card
-        card.channel, card.ts, card.desired = channel_id, ts, content
+        card.channel, card.ts, card.desired, card.desired_tag = channel_id, ts, content, tag
         card.idle.clear()
         if card.worker is None:
             card.worker = self._spawn(self._run_card(card), card)
@@ -210,9 +224,12 @@ class CardPublisher:
             await card.pace.take()
             await self._updates.take()
             content, card.desired = card.desired, None
+            tag, card.desired_tag = card.desired_tag, None
             try:
                 await self._client.chat_update(channel=card.channel, ts=card.ts, **content)
                 card.failures = 0
+                if tag is not None and self._on_sent is not None:
+                    await self._sent(card.deployment_id, tag)
             except Exception as exc:  # every failure is retried or reported, never raised
                 wait = self._retry_wait(exc, card.failures)
                 if wait is None:
@@ -221,12 +238,19 @@ class CardPublisher:
                     continue
                 card.failures += 1
                 if card.desired is None:  # nothing newer arrived: this content still is the latest
-                    card.desired = content
+                    card.desired, card.desired_tag = content, tag
                 card.pace.hold(wait)
                 if _status(exc) == 429:  # the limit is per method, for every card
                     self._updates.hold(wait)
         card.worker = None
         card.idle.set()
+
+    async def _sent(self, deployment_id: str, tag: str) -> None:
+        assert self._on_sent is not None
+        try:
+            await self._on_sent(deployment_id, tag)
+        except Exception:  # recording it is a courtesy: the card itself went out
+            log.exception("recording the card sent for %s failed", deployment_id)
 
     def _spawn(self, work: Coroutine[Any, Any, None], card: _Card) -> asyncio.Task[None]:
         task = asyncio.create_task(work, name=f"card {card.deployment_id}")

@@ -54,12 +54,27 @@ class SlackReporter:
                 CardStep(step_label(s.name, d), s.status, s.detail, s.seconds) for s in view.steps
             )
             message = render_card(dataclasses.replace(view, steps=labelled), self.clock())
+            # Only a terminal card is tagged: that is the one a crash must not leave behind.
+            shown = d.state if d.is_terminal else None
             if d.card_ts is None or d.card_channel is None:
                 channel = self.config.environments[d.environment].channel
                 channel_id, ts = await self.publisher.post_card(d.id, channel, message)
-                await self.store.deployments.update(d.id, card_channel=channel_id, card_ts=ts)
+                await self.store.deployments.update(
+                    d.id, card_channel=channel_id, card_ts=ts, card_state=shown
+                )
             else:
-                self.publisher.update(d.id, d.card_channel, d.card_ts, message)
+                self.publisher.update(d.id, d.card_channel, d.card_ts, message, tag=shown)
+
+    async def redraw_stale_cards(self, since: datetime) -> int:
+        """After a restart: draw once more every finished card a crash left showing an
+        earlier state (say "Watching" for a deployment that succeeded). How many."""
+        stale = await self.store.deployments.stale_cards(since)
+        for d in stale:
+            try:
+                await self.changed(d.id)
+            except Exception:
+                log.exception("could not redraw the card of %s", d.id)
+        return len(stale)
 
     async def note(self, deployment_id: str, note: Note) -> None:
         """Queue a thread reply; replies go out in order without holding up the job."""

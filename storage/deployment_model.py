@@ -34,6 +34,7 @@ UPDATABLE_FIELDS: frozenset[str] = frozenset(
         "error",
         "card_channel",
         "card_ts",
+        "card_state",
         "approvals_required",
         "from_version",
         "reason",
@@ -96,6 +97,7 @@ class Deployment:
     updated_at: datetime
     finished_at: datetime | None
     expires_at: datetime | None
+    card_state: str | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -177,6 +179,7 @@ def to_deployment(row: DeploymentRow) -> Deployment:
         updated_at=row.updated_at,
         finished_at=row.finished_at,
         expires_at=row.expires_at,
+        card_state=row.card_state,
     )
 
 
@@ -203,7 +206,7 @@ def _converted(name: str, value: Any) -> Any:
         return approvals_required_value(value)
     if name in ("finished_at", "expires_at"):
         return None if value is None else as_utc(value, name)
-    if name in ("current_step", "card_channel", "card_ts", "from_version"):
+    if name in ("current_step", "card_channel", "card_ts", "card_state", "from_version"):
         return optional_text(name, value)
     return value
 

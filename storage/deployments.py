@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exc, select
+from sqlalchemy import exc, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.approvals import Approval, Approvals, Decision
@@ -206,6 +206,28 @@ class Deployments:
             select(DeploymentRow)
             .where(DeploymentRow.state.not_in(TERMINAL_STATES))
             .order_by(DeploymentRow.created_at, DeploymentRow.id)
+        )
+        return await self._fetch(query)
+
+    async def card_shown(self, deployment_id: str, state: str) -> None:
+        """Slack confirmed the deployment's card now shows ``state``."""
+        await self.update(deployment_id, card_state=state)
+
+    async def stale_cards(self, since: datetime, *, limit: int = 200) -> list[Deployment]:
+        """Deployments finished since ``since`` whose card in Slack shows another state."""
+        query = (
+            select(DeploymentRow)
+            .where(
+                DeploymentRow.state.in_(TERMINAL_STATES),
+                DeploymentRow.card_ts.is_not(None),
+                DeploymentRow.finished_at >= as_utc(since, "since"),
+                or_(
+                    DeploymentRow.card_state.is_(None),
+                    DeploymentRow.card_state != DeploymentRow.state,
+                ),
+            )
+            .order_by(DeploymentRow.finished_at, DeploymentRow.id)
+            .limit(require_positive_int("limit", limit))
         )
         return await self._fetch(query)
 

@@ -121,6 +121,9 @@ class DeploymentRow(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     card_channel: Mapped[str | None] = mapped_column(String(100))
     card_ts: Mapped[str | None] = mapped_column(String(100))
+    # The state the card in Slack last showed (confirmed by Slack): a terminal deployment
+    # whose card shows another state was left behind by a crash and is drawn again.
+    card_state: Mapped[str | None] = mapped_column(String(50))
     approvals_required: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -112,6 +112,24 @@ async def test_killed_mid_swap(tmp_path: Path, finished_while_down: bool) -> Non
         assert await served_version(stack.sandbox.front_door_url(STAGING)) == "v1.2.0"
 
 
+async def test_a_swap_that_fails_in_azure_after_the_crash_leaves_production_untouched(
+    tmp_path: Path,
+) -> None:
+    async def at(stack: LocalStack) -> None:
+        stack.sandbox.faults.arm("slow_lro", match="slotsswap", seconds=1.0)
+        stack.sandbox.faults.arm("swap_failed", match="slotsswap")
+        await stack.sandbox.wait_for_arm(
+            lambda r: r.method == "POST" and r.path.lower().endswith("/slotsswap"), timeout=10
+        )
+
+    async with crash_then_recover(tmp_path, "staging", "staging v1.2.0", at) as (stack, d):
+        assert d.state == "failed", (d.steps, d.error)
+        assert "warm up" in str(d.error), d.error
+        assert await served_version(stack.sandbox.front_door_url(STAGING)) == "v1.1.0"
+        settled = await stack.services.store.audit.query(actions=["swap.settled"])
+        assert [e.details["outcome"] for e in settled] == ["failed"]
+
+
 async def test_killed_while_watching_prod(tmp_path: Path) -> None:
     async def at(stack: LocalStack) -> None:
         await until_step(stack, "prod", "watch")
@@ -135,3 +153,27 @@ async def test_killed_while_rolling_back_finishes_the_rollback(tmp_path: Path) -
     async with crash_then_recover(tmp_path, "prod", "prod v1.2.0", at, while_down) as (stack, d):
         assert d.state == "rolled_back", (d.steps, d.error)
         assert await served_version(stack.sandbox.front_door_url(PROD_DOOR)) == "v1.1.0"
+
+
+async def test_a_finished_card_a_crash_left_stale_is_redrawn_once_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    async with world_and_db(tmp_path) as (world, db):
+        settings = local_settings(world, overrides=unattended)
+        async with local_bot(world, settings, db, publisher_interval=0.05) as first:
+            await first.emu.user("U0ALICE").command("/deploy", "staging v1.2.0", channel="#deploys")
+            await first.services.idle()
+            d = await deployment(first, "staging")
+            assert (d.state, d.card_state) == ("succeeded", "succeeded")
+            assert d.card_channel is not None and d.card_ts is not None
+            # What a crash between the last write and the card's edit leaves behind.
+            await first.services.slack.chat_update(
+                channel=d.card_channel, ts=d.card_ts, text="Watching production"
+            )
+            await first.services.store.deployments.update(d.id, card_state="watching")
+        async with local_bot(world, settings, db, publisher_interval=0.05) as second:
+            await second.services.idle()
+            card = world.ws.message(d.card_channel, d.card_ts)
+            assert "succeeded" in card.text.lower(), card.text
+            since = d.created_at
+            assert await second.services.store.deployments.stale_cards(since) == []

@@ -9,7 +9,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,7 @@ class SandboxProcess:
     process: asyncio.subprocess.Process
     variables: dict[str, str]
     config: dict[str, Any]
+    admin_url: str
 
     def public_url(self, environment: str) -> str:
         return str(self.config["environments"][environment]["urls"]["public"])
@@ -104,6 +105,13 @@ class SandboxProcess:
             )
             for e in profile.endpoints or ()
         }
+
+    async def admin(self, method: str, path: str, body: Any = None) -> Any:
+        """The sandbox's admin API (faults, state, the ARM request log)."""
+        async with httpx.AsyncClient(timeout=10) as http:
+            answer = await http.request(method, f"{self.admin_url}{path}", json=body)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
 
     async def enabled_endpoints(self) -> set[str]:
         return {
@@ -208,19 +216,24 @@ class Production:
         return int(verify.returncode or 0), out.decode()
 
 
-async def _read_until_ready(stream: asyncio.StreamReader) -> None:
-    lines = []
+async def _read_until_ready(stream: asyncio.StreamReader) -> str:
+    """The sandbox's banner up to its ready line; returns the admin API's base URL."""
+    lines, admin = [], ""
     while True:
         line = (await stream.readline()).decode()
         if not line:
             raise AssertionError("the sandbox exited before it was ready:\n" + "".join(lines))
         lines.append(line)
+        if line.startswith("Admin API:"):
+            admin = line.split()[2].removesuffix("/admin/state")
         if line.strip() == READY_LINE:
-            return
+            return admin
 
 
 @contextlib.asynccontextmanager
-async def sandbox_process(tmp_path: Path) -> AsyncIterator[tuple[SandboxProcess, Path]]:
+async def sandbox_process(
+    tmp_path: Path, tune: Callable[[dict[str, Any]], None] | None = None
+) -> AsyncIterator[tuple[SandboxProcess, Path]]:
     env_file, config_out = tmp_path / "sandbox.env", tmp_path / "sandbox.yml"
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -238,13 +251,15 @@ async def sandbox_process(tmp_path: Path) -> AsyncIterator[tuple[SandboxProcess,
     )
     try:
         assert process.stdout is not None
-        await asyncio.wait_for(_read_until_ready(process.stdout), 60)
+        admin_url = await asyncio.wait_for(_read_until_ready(process.stdout), 60)
         lines = env_file.read_text(encoding="utf-8").splitlines()
         variables = dict(line.split("=", 1) for line in lines if "=" in line)
         config = quick(yaml.safe_load(config_out.read_text(encoding="utf-8")))
+        if tune is not None:
+            tune(config)
         tuned = tmp_path / "deploybot.yml"
         tuned.write_text(yaml.safe_dump(config), encoding="utf-8")
-        yield SandboxProcess(process, variables, config), tuned
+        yield SandboxProcess(process, variables, config, admin_url), tuned
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
@@ -252,9 +267,14 @@ async def sandbox_process(tmp_path: Path) -> AsyncIterator[tuple[SandboxProcess,
 
 
 @contextlib.asynccontextmanager
-async def production(tmp_path: Path, mode: str = "serve") -> AsyncIterator[Production]:
+async def production(
+    tmp_path: Path,
+    mode: str = "serve",
+    tune: Callable[[dict[str, Any]], None] | None = None,
+) -> AsyncIterator[Production]:
+    """``tune`` changes the sandbox's configuration before the bot first reads it."""
     async with (
-        sandbox_process(tmp_path) as (sandbox, config_file),
+        sandbox_process(tmp_path, tune) as (sandbox, config_file),
         fake_slack() as slack,
     ):
         database = tmp_path / "deploybot.db"

@@ -52,7 +52,7 @@ async def test_faults_over_http(sb: Sandbox, http: aiohttp.ClientSession) -> Non
     status, reply = await _call(http, "POST", admin + "/arm", {"kind": "throttle", "times": 2})
     assert reply["faults"]["arm"][0]["remaining"] == 2
     status, reply = await _call(http, "DELETE", admin)
-    assert reply["faults"] == {"apps": {}, "versions": {}, "arm": []}
+    assert reply["faults"] == {"apps": {}, "versions": {}, "arm": [], "hanging": 0}
     async with http.get(sb.app_url(BLUE) + "/api/queues") as response:
         assert response.status == 200
 

@@ -216,6 +216,27 @@ async def test_unfinished_lists_non_terminal_deployments_oldest_first(
     } == TERMINAL_STATES
 
 
+async def test_stale_cards_are_finished_deployments_whose_card_shows_another_state(
+    store: Store, clock: Any
+) -> None:
+    since = clock.now
+    shown = await _create(store, state="running", card_channel="C1", card_ts="1.1")
+    left_behind = await _create(store, state="running", card_channel="C1", card_ts="1.2")
+    no_card = await _create(store, state="running")
+    still_running = await _create(store, state="running", card_channel="C1", card_ts="1.3")
+    for d in (shown, left_behind, no_card):
+        await store.deployments.update(d.id, state="succeeded")
+    await store.deployments.card_shown(shown.id, "succeeded")
+    stale = await store.deployments.stale_cards(since)
+    assert [d.id for d in stale] == [left_behind.id]
+    assert still_running.id not in {d.id for d in stale}
+    await store.deployments.card_shown(left_behind.id, "succeeded")
+    assert await store.deployments.stale_cards(since) == []
+    clock.advance(days=1)
+    await store.deployments.update(left_behind.id, card_state="watching")
+    assert await store.deployments.stale_cards(clock.now) == []  # older than asked for
+
+
 async def test_latest_and_last_successful(store: Store, clock: Any) -> None:
     plan = [
         ("prod", "v1.0.0", "succeeded", {}),
