@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -43,7 +42,7 @@ def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -
     readiness = services.readiness
     # Bolt parses the body before it checks the signature, so a forged, malformed body would
     # become a 500 inside Bolt: check the signature here first.
-    verifier = SignatureVerifier(signing_secret) if signing_secret else None
+    secret = signing_secret.encode() if signing_secret else None
     # Anyone can send unsigned requests: they are counted, never audited, and logged only
     # as one summary a minute, so they cannot flood the audit log or the log.
     unsigned = Summary(log, "refused unsigned requests on /slack/events")
@@ -66,20 +65,15 @@ def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -
         if len(body) > MAX_BODY:
             metrics.slack_requests.labels("too_large").inc()
             return PlainTextResponse("request too large", status_code=413)
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            metrics.slack_requests.labels("bad_request").inc()
-            return PlainTextResponse("body is not UTF-8", status_code=400)
         unauthorized = (
             signing.refusal(
-                verifier,
+                secret,
                 body,
                 request.headers.getlist("x-slack-request-timestamp"),
                 request.headers.getlist("x-slack-signature"),
                 time.time(),
             )
-            if verifier
+            if secret
             else "missing"
         )
         if unauthorized is not None:
@@ -87,6 +81,10 @@ def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -
             metrics.slack_refused.labels("signature", unauthorized).inc()
             unsigned.note(unauthorized)
             return PlainTextResponse("invalid request signature or timestamp", status_code=401)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return await refuse(envelope.Refused("unreadable", "bytes"))
         # Bolt reads the last of repeated headers, so the content type is judged on that too.
         headers: dict[str, str | Sequence[str]] = {k: [v] for k, v in request.headers.items()}
         types = request.headers.getlist("content-type")
@@ -139,7 +137,7 @@ def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -
 
     return Starlette(
         routes=[
-            *([Route("/slack/events", slack_events, methods=["POST"])] if verifier else []),
+            *([Route("/slack/events", slack_events, methods=["POST"])] if secret else []),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),

@@ -27,13 +27,20 @@ class Frozen:
         return NOW
 
 
-VERIFIER = SignatureVerifier(SECRET, clock=Frozen())
+KEY = SECRET.encode()
 STAMP = str(int(NOW))
 GOOD = sign(BODY, STAMP)
 
 
-def test_a_slack_signature_passes() -> None:
-    assert refusal(VERIFIER, BODY, [STAMP], [GOOD], NOW) is None
+def test_a_slack_signature_passes_as_slack_sdk_would_pass_it() -> None:
+    assert refusal(KEY, BODY, [STAMP], [GOOD], NOW) is None
+    assert SignatureVerifier(SECRET, clock=Frozen()).is_valid(BODY, STAMP, GOOD)
+
+
+def test_the_signature_covers_the_bytes_so_a_signed_non_utf8_body_is_told_apart() -> None:
+    odd = b"payload=\xff\xfe"
+    assert refusal(KEY, odd, [STAMP], [sign(odd, STAMP)], NOW) is None
+    assert refusal(KEY, odd, [STAMP], [GOOD], NOW) == "mismatch"
 
 
 @pytest.mark.parametrize(
@@ -64,7 +71,7 @@ def test_a_slack_signature_passes() -> None:
 def test_anything_else_is_a_reason_never_an_exception(
     stamps: list[str], signatures: list[str], reason: str
 ) -> None:
-    assert refusal(VERIFIER, BODY, stamps, signatures, NOW) == reason
+    assert refusal(KEY, BODY, stamps, signatures, NOW) == reason
 
 
 def test_the_summary_logs_the_first_refusal_then_one_line_per_interval(
