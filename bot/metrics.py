@@ -45,6 +45,13 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.slack_refused = Counter(
+            "deploybot_slack_refused_total",
+            "Requests on /slack/events refused before Bolt saw them, by stage (signature or "
+            "envelope) and reason (a fixed set: bot.signing.Unauthorized, bot.envelope.Reason)",
+            ["stage", "reason"],
+            registry=r,
+        )
         self.slack_commands = Counter(
             "deploybot_slack_commands_total",
             "Slash commands acknowledged on /slack/events (counted before the ack is sent)",

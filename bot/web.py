@@ -8,19 +8,31 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot import envelope, signing
+from bot.listeners.actions import REJECT_VIEW
+from bot.listeners.commands import COMMANDS
+from bot.quiet import Summary
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1_000_000
+#: What the listeners in bot/listeners register; tests/bot/test_envelope_listeners.py fails
+#: if this and the registrations drift apart.
+LISTENERS = envelope.Listeners(
+    commands=frozenset(COMMANDS),
+    actions=frozenset({"deploy.approve", "deploy.reject", "deploy.rollback", "rollback.confirm"}),
+    views=frozenset({REJECT_VIEW}),
+)
+REFUSED = "slack.request_refused"
 
 
 def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -> Starlette:
@@ -30,7 +42,22 @@ def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -
     readiness = services.readiness
     # Bolt parses the body before it checks the signature, so a forged, malformed body would
     # become a 500 inside Bolt: check the signature here first.
-    verifier = SignatureVerifier(signing_secret) if signing_secret else None
+    secret = signing_secret.encode() if signing_secret else None
+    # Anyone can send unsigned requests: they are counted, never audited, and logged only
+    # as one summary a minute, so they cannot flood the audit log or the log.
+    unsigned = Summary(log, "refused unsigned requests on /slack/events")
+
+    async def refuse(refused: envelope.Refused) -> Response:
+        """A signed request Bolt must not see: one audit row, a 4xx, no traceback."""
+        metrics.slack_refused.labels("envelope", refused.reason).inc()
+        metrics.slack_requests.labels("bad_request" if refused.status == 400 else "not_found").inc()
+        try:
+            await services.store.audit.append(
+                refused.actor or "slack", REFUSED, details=refused.details()
+            )
+        except Exception as error:  # the refusal stands even if it could not be recorded
+            log.warning("could not audit a refused Slack request (%s): %s", refused.reason, error)
+        return PlainTextResponse(f"request refused: {refused.reason}", refused.status)
 
     async def slack_events(request: Request) -> Response:
         started = time.perf_counter()
@@ -38,23 +65,41 @@ def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -
         if len(body) > MAX_BODY:
             metrics.slack_requests.labels("too_large").inc()
             return PlainTextResponse("request too large", status_code=413)
+        unauthorized = (
+            signing.refusal(
+                secret,
+                body,
+                request.headers.getlist("x-slack-request-timestamp"),
+                request.headers.getlist("x-slack-signature"),
+                time.time(),
+            )
+            if secret
+            else "missing"
+        )
+        if unauthorized is not None:
+            metrics.slack_requests.labels("unauthorized").inc()
+            metrics.slack_refused.labels("signature", unauthorized).inc()
+            unsigned.note(unauthorized)
+            return PlainTextResponse("invalid request signature or timestamp", status_code=401)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
-            metrics.slack_requests.labels("bad_request").inc()
-            return PlainTextResponse("body is not UTF-8", status_code=400)
-        if verifier is None or not verifier.is_valid_request(body, dict(request.headers)):
-            metrics.slack_requests.labels("unauthorized").inc()
-            return PlainTextResponse("invalid request signature or timestamp", status_code=401)
+            return await refuse(envelope.Refused("unreadable", "bytes"))
+        # Bolt reads the last of repeated headers, so the content type is judged on that too.
+        headers: dict[str, str | Sequence[str]] = {k: [v] for k, v in request.headers.items()}
+        types = request.headers.getlist("content-type")
+        content_type = (types[-1] if types else "").split(";")[0] or None
+        verdict = envelope.check(text, content_type, LISTENERS)
+        if isinstance(verdict, envelope.Refused):
+            return await refuse(verdict)
         try:
             bolt_request = AsyncBoltRequest(
-                body=text,
-                query=dict(request.query_params),
-                headers={k: [v] for k, v in request.headers.items()},
+                body=text, query=dict(request.query_params), headers=headers
             )
-        except ValueError:
-            metrics.slack_requests.labels("bad_request").inc()
-            return PlainTextResponse("malformed request body", status_code=400)
+        except Exception:
+            # Bolt's context builder read a field the envelope check does not know about;
+            # refused like any other malformed body rather than a 500.
+            return await refuse(envelope.Refused("unreadable", "bolt"))
         dispatched = time.perf_counter()
         bolt_response = await bolt.async_dispatch(bolt_request)
         # Listeners ack and hand their work to a task, so dispatch time is the ack time.
@@ -92,7 +137,7 @@ def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -
 
     return Starlette(
         routes=[
-            *([Route("/slack/events", slack_events, methods=["POST"])] if verifier else []),
+            *([Route("/slack/events", slack_events, methods=["POST"])] if secret else []),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),

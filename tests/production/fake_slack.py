@@ -210,6 +210,28 @@ class FakeSlack:
             answer = await http.post(f"{self.bot_url}/slack/events", content=raw, headers=headers)
         return answer.status_code
 
+    def signed_headers(self, raw: bytes, stamp: str | None = None) -> dict[str, str]:
+        """The two headers Slack signs ``raw`` with (the timestamp defaults to now)."""
+        stamp = stamp if stamp is not None else str(int(time.time()))
+        base = f"v0:{stamp}:".encode() + raw
+        signature = "v0=" + hmac.new(self.signing_secret.encode(), base, hashlib.sha256).hexdigest()
+        return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature}
+
+    async def post_raw(
+        self,
+        raw: bytes,
+        headers: list[tuple[str, str | bytes]],
+        http: httpx.AsyncClient | None = None,
+    ) -> httpx.Response:
+        """``raw`` to /slack/events with exactly ``headers`` (repeats and non-ASCII allowed:
+        str values go as UTF-8), signed or not as the caller chose; ``http`` lets a caller
+        reuse one client."""
+        encoded = [(k.encode(), v if isinstance(v, bytes) else v.encode()) for k, v in headers]
+        async with contextlib.AsyncExitStack() as stack:
+            if http is None:
+                http = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
+            return await http.post(f"{self.bot_url}/slack/events", content=raw, headers=encoded)
+
     async def envelope(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Send one Socket Mode envelope to the connected bot and wait for its ack."""
         envelope_id = f"env-{next(self._ts)}"
