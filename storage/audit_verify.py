@@ -52,6 +52,7 @@ from storage.models import GENESIS_HASH, AuditEventRow, AuditHeadRow
 
 _BATCH = 2000
 _COLUMNS = tuple(AuditEventRow.__table__.c)
+_HEAD_COLUMNS = tuple(AuditHeadRow.__table__.c)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +96,7 @@ async def verify_chain(
             # One snapshot for the head and every batch, as SQLite WAL gives by default.
             await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         head = (
-            await session.execute(
-                select(
-                    AuditHeadRow.seq, AuditHeadRow.hash, AuditHeadRow.key_id, AuditHeadRow.mac
-                ).where(AuditHeadRow.id == 1)
-            )
+            await session.execute(select(*_HEAD_COLUMNS).where(AuditHeadRow.id == 1))
         ).one_or_none()
         while True:
             rows = (
@@ -196,7 +193,7 @@ class _Walker:
                 )
         return None
 
-    def finish(self, head: Row[Any] | None) -> VerifyResult:  # seq, hash, key_id, mac
+    def finish(self, head: Row[Any] | None) -> VerifyResult:
         if head is None:
             return self._bad(None, "the audit head row is missing (deleted?)")
         if head.seq > self.last_seq:
