@@ -18,7 +18,7 @@ from dataclasses import dataclass
 MARKER = "deploybot-audit-checkpoint"
 _LINE = re.compile(
     rf"{MARKER} seq=(?P<seq>\d+) hash=(?P<hash>[0-9a-f]{{64}})"
-    r"(?: mac=(?P<mac>[0-9a-f]{64}))?(?: at=(?P<at>\S+))?"
+    r"(?: mac=(?P<mac>[0-9a-f]{64}))?(?: at=(?P<at>[0-9][0-9T:.+Z-]*))?"
 )
 
 

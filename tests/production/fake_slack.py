@@ -114,7 +114,22 @@ class FakeSlack:
             return {"ok": True, "view": {"id": "V1"}}
         if method == "apps.connections.open":
             return {"ok": True, "url": self.url.replace("http", "ws", 1) + "/link"}
+        if method == "conversations.history":
+            return self._history(args)
         return {"ok": False, "error": "unknown_method"}
+
+    def _history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """conversations.history by channel ID, newest first, in one page; the bot is the
+        author of every message here (user U0BOT, as auth.test says)."""
+        channel = str(args["channel"])
+        found = [m for m in reversed(self.messages.values()) if m.channel == channel]
+        if not found and channel not in CHANNELS.values():
+            return {"ok": False, "error": "channel_not_found"}
+        messages = [
+            {"type": "message", "user": "U0BOT", "bot_id": "B0BOT", "ts": m.ts, "text": m.text}
+            for m in found
+        ]
+        return {"ok": True, "messages": messages, "has_more": False}
 
     async def _respond(self, request: web.Request) -> web.Response:
         self.responses.append(await request.json())
