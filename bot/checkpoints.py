@@ -93,12 +93,21 @@ class CheckpointPublisher:
             )
         except Exception as error:  # any failure: the bot carries on, the next interval retries
             self.failures += 1
-            reason = error.response.get("error") if isinstance(error, SlackApiError) else error
-            log.warning("audit checkpoint to %s failed: %s", self._channel, reason)
+            log.warning("audit checkpoint to %s failed: %s", self._channel, slack_reason(error))
             return False
         self._published = (event.seq, event.hash)
         self.posted += 1
         return True
+
+
+def slack_reason(error: Exception) -> str:
+    """Slack's error code, or what went wrong on the way to it."""
+    if isinstance(error, SlackApiError):
+        data = error.response.data
+        if isinstance(data, dict) and data.get("error"):
+            return str(data["error"])
+        return f"HTTP {error.response.status_code}"
+    return str(error) or type(error).__name__
 
 
 async def read_checkpoints(

@@ -10,10 +10,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal, TextIO
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.checkpoints import read_checkpoints
+from bot.checkpoints import read_checkpoints, slack_reason
 from storage import Checkpoint, Keyring, StorageError, Store, VerifyResult, default_database_url
 from storage import parse_checkpoints as parse
 from storage.db import database_file
@@ -133,10 +134,10 @@ async def _checkpoints(
     if slack is not None:
         try:
             found = await read_checkpoints(slack.client, slack.channel)
-        except SlackApiError as error:
-            return _cannot(f"cannot read {slack.channel}: {error.response.get('error')}")
         except LookupError as error:
             return _cannot(str(error))
+        except (SlackApiError, aiohttp.ClientError, OSError) as error:
+            return _cannot(f"cannot read {slack.channel} from Slack: {slack_reason(error)}")
         if not found:
             return _cannot(f"no checkpoints from deploybot in {slack.channel}")
         points.extend(found)

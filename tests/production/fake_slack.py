@@ -118,6 +118,14 @@ class FakeSlack:
             return self._history(args)
         return {"ok": False, "error": "unknown_method"}
 
+    async def _api_get(self, request: web.Request) -> web.Response:
+        """The read methods slack-sdk sends as GET (conversations.history): query arguments."""
+        method, args = request.match_info["method"], dict(request.query)
+        self.calls.append((method, args))
+        if request.headers.get("Authorization", "").removeprefix("Bearer ") != self.bot_token:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        return web.json_response(self._answer(method, args))
+
     def _history(self, args: dict[str, Any]) -> dict[str, Any]:
         """conversations.history by channel ID, newest first, in one page; the bot is the
         author of every message here (user U0BOT, as auth.test says)."""
@@ -301,6 +309,7 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     slack = FakeSlack()
     app = web.Application()
     app.router.add_post("/api/{method}", slack._api)
+    app.router.add_get("/api/{method}", slack._api_get)
     app.router.add_post("/respond", slack._respond)
     app.router.add_get("/link", slack._link)
     runner = web.AppRunner(app)
