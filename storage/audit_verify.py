@@ -27,13 +27,15 @@ delete the last rows and rewrite the head              no     yes        yes (�
 … and restore an older genuine head + MAC (rollback)   no     no         yes (≤ seq)
 replace the database with an older backup              no     no         yes (≤ seq)
 delete the database (or every row and the head)        no     no         yes
-strip every MAC, then edit + re-hash                   no     no [1]     yes (≤ seq)
+strip every MAC, then edit + re-hash                   no     no [1]     yes
 anything above, once the key has leaked                no     no         yes (≤ seq)
 =====================================================  =====  =========  ============
 
 "(≤ seq)": for rows up to the newest checkpoint; rows written since the newest checkpoint
 are covered by the key alone. [1] reported, not failed: verify says how many rows "are covered
-only by the plain chain"; a checkpoint that carries a MAC turns it into a failure.
+only by the plain chain", which is how a log written before the key looks; a checkpoint with
+a MAC (the bot's, when keyed) pins row seq's MAC, and stripping only the MACs after it leaves
+an unkeyed row after a keyed one, which the key fails.
 """
 
 from __future__ import annotations
