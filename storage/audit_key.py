@@ -33,6 +33,8 @@ MIN_KEY_LENGTH = 32
 class AuditKey:
     secret: bytes = field(repr=False)
     key_id: str = field(init=False)
+    # The keyed state after the key block, copied per message: verify MACs every row.
+    _base: hmac.HMAC = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.secret) < MIN_KEY_LENGTH:
@@ -40,6 +42,7 @@ class AuditKey:
                 f"an audit key needs at least {MIN_KEY_LENGTH} bytes "
                 "(e.g. the output of `openssl rand -hex 32`)"
             )
+        object.__setattr__(self, "_base", hmac.new(self.secret, digestmod=hashlib.sha256))
         object.__setattr__(self, "key_id", self._mac(b"deploybot-audit-key-id")[:16])
 
     @classmethod
@@ -53,7 +56,9 @@ class AuditKey:
         return self._mac(f"deploybot-audit-head:{seq}:{head_hash}".encode("ascii"))
 
     def _mac(self, message: bytes) -> str:
-        return hmac.new(self.secret, message, hashlib.sha256).hexdigest()
+        mac = self._base.copy()
+        mac.update(message)
+        return mac.hexdigest()
 
 
 class Keyring:
