@@ -10,10 +10,13 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot import logs
 from commands.config import ConfigError
+
+if TYPE_CHECKING:
+    from bot.cli.audit import SlackCheckpoints
 
 LOG_VARIABLES = {"level": "DEPLOYBOT_LOG_LEVEL", "format": "DEPLOYBOT_LOG_FORMAT"}
 
@@ -67,6 +70,20 @@ def build_parser() -> argparse.ArgumentParser:
             help="a SQLite file or a database URL "
             "(default: $DEPLOYBOT_DATABASE_URL, else ./deploybot.db)",
         )
+    verify.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        type=Path,
+        action="append",
+        default=[],
+        help="compare with the checkpoint lines in FILE (repeatable)",
+    )
+    verify.add_argument(
+        "--against-slack",
+        action="store_true",
+        help="compare with the checkpoints the bot posted to audit.checkpoint_channel",
+    )
+    with_config(verify)
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("--since", help="ISO-8601 time, e.g. 2026-11-01T00:00:00Z")
     export.add_argument("--output", type=Path, help="file to write (default: standard output)")
@@ -97,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
-    from bot.settings import load_settings
+    from bot.settings import Runtime, load_settings
 
     mode = args.mode
     if mode == "check":
@@ -109,7 +126,11 @@ def run(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
 
         url = database_url(args.database, env, Path.cwd())
         if args.audit_mode == "verify":
-            return asyncio.run(verify(url, out))
+            keyring = Runtime.from_environ(env).audit_keyring()
+            slack = _audit_channel(args.config, env) if args.against_slack else None
+            return asyncio.run(
+                verify(url, out, keyring=keyring, checkpoint_files=args.checkpoint, slack=slack)
+            )
         since = _since(args.since)
         return asyncio.run(export(url, args.format, since, args.output, out))
     if mode == "serve":
@@ -136,6 +157,22 @@ def run(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
             return demo(settings, out)
         return console(settings, out, script=args.script)
     raise AssertionError(mode)
+
+
+def _audit_channel(config: str | None, env: dict[str, str]) -> SlackCheckpoints:
+    """``--against-slack``: the bot's token and API URL, and the channel from the config."""
+    from bot.assemble import slack_client
+    from bot.cli.audit import SlackCheckpoints
+    from bot.settings import load_settings
+    from commands.config import Problem
+
+    settings = load_settings(config, env)
+    settings.runtime.require("SLACK_BOT_TOKEN")
+    channel = settings.config.audit.checkpoint_channel
+    if channel is None:
+        problem = Problem("audit.checkpoint_channel", "must be set for --against-slack")
+        raise ConfigError(settings.source, [problem])
+    return SlackCheckpoints(slack_client(settings), channel)
 
 
 def _reader_went_away() -> int:

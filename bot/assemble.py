@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 
 from bot.app import create_app
 from bot.cards import CardPublisher
+from bot.checkpoints import CheckpointPublisher
 from bot.directory import Directory
 from bot.metrics import Metrics, fan_out
 from bot.readiness import Readiness
@@ -133,11 +134,20 @@ async def build(
     """Open the store, Slack and Azure; resume unfinished jobs; close it all in order."""
     async with contextlib.AsyncExitStack() as stack:
         metrics, readiness = Metrics(), Readiness()
-        store = await Store.open(database_url, clock=clock)
+        store = await Store.open(
+            database_url, clock=clock, audit_keys=settings.runtime.audit_keyring()
+        )
         stack.push_async_callback(store.close)
         readiness.database_open()
         store.audit.subscribe(metrics.on_audit)
         client = slack.client()
+        # Audit checkpoints to Slack, of the rows this process commits (see bot.checkpoints).
+        if (audit_channel := settings.config.audit.checkpoint_channel) is not None:
+            interval = settings.config.audit.checkpoint_interval.total_seconds()
+            checkpoints = CheckpointPublisher(client, audit_channel, interval, clock)
+            store.audit.subscribe(checkpoints.observe)
+            checkpoints.start()
+            stack.push_async_callback(checkpoints.close)
         auditor = AzureCallAuditor(store)
         auditor.start()
         stack.push_async_callback(auditor.close)

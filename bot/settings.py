@@ -11,6 +11,7 @@ from pathlib import Path
 
 from commands.config import Config, ConfigError, Problem, config_from_file, config_from_text
 from commands.config.load import reference_text
+from storage import AuditKey, InvalidValueError, Keyring
 
 DEFAULT_CONFIG = Path("deploybot.yml")
 
@@ -51,6 +52,9 @@ class Runtime:
     ssl_cert_file: Path | None = None
     database_url: str | None = None
     alert_token: Secret | None = None
+    # Keys the audit log's HMAC layer; on App Service a Key Vault reference can supply them.
+    audit_key: Secret | None = None
+    audit_key_previous: Secret | None = None
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> Runtime:
@@ -75,7 +79,30 @@ class Runtime:
             ssl_cert_file=Path(cert) if cert else None,
             database_url=plain("DEPLOYBOT_DATABASE_URL"),
             alert_token=secret("DEPLOYBOT_ALERT_TOKEN"),
+            audit_key=secret("DEPLOYBOT_AUDIT_KEY"),
+            audit_key_previous=secret("DEPLOYBOT_AUDIT_KEY_PREVIOUS"),
         )
+
+    def audit_keyring(self) -> Keyring | None:
+        """The audit log's keys, or None without DEPLOYBOT_AUDIT_KEY; a bad key fails here."""
+        if self.audit_key is None:
+            if self.audit_key_previous is not None:
+                raise _env_error(
+                    "DEPLOYBOT_AUDIT_KEY", "must be set when DEPLOYBOT_AUDIT_KEY_PREVIOUS is"
+                )
+            return None
+        keys = {}
+        for name, value in (
+            ("DEPLOYBOT_AUDIT_KEY", self.audit_key),
+            ("DEPLOYBOT_AUDIT_KEY_PREVIOUS", self.audit_key_previous),
+        ):
+            if value is not None:
+                try:
+                    keys[name] = AuditKey.from_text(value.reveal())
+                except InvalidValueError as error:
+                    raise _env_error(name, str(error)) from None
+        previous = keys.get("DEPLOYBOT_AUDIT_KEY_PREVIOUS")
+        return Keyring(keys["DEPLOYBOT_AUDIT_KEY"], [previous] if previous else [])
 
     def require(self, *names: str) -> None:
         """Fail with the variable's name when a mode needs a secret that is not set."""
@@ -85,6 +112,10 @@ class Runtime:
                 "environment",
                 [Problem(name, "must be set for this mode") for name in missing],
             )
+
+
+def _env_error(name: str, expected: str) -> ConfigError:
+    return ConfigError("environment", [Problem(name, expected)])
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ Typical use::
 from storage.approvals import Approval, Approvals, Decision
 from storage.audit import AuditEvent, AuditLog, ExportFormat
 from storage.audit_chain import GENESIS_HASH, canonical_details, row_hash
+from storage.audit_checkpoint import Checkpoint, parse_checkpoints
+from storage.audit_key import AuditKey, Keyring
 from storage.audit_verify import VerifyResult
 from storage.db import Database, Opening, default_database_url, normalize_url
 from storage.deployment_model import (
@@ -39,7 +41,9 @@ __all__ = [
     "Approvals",
     "AuditEvent",
     "AuditIntegrityError",
+    "AuditKey",
     "AuditLog",
+    "Checkpoint",
     "Database",
     "DatabaseOpenError",
     "Decision",
@@ -48,6 +52,7 @@ __all__ = [
     "Deployments",
     "ExportFormat",
     "InvalidValueError",
+    "Keyring",
     "Lock",
     "LockHeld",
     "LockKind",
@@ -63,5 +68,6 @@ __all__ = [
     "canonical_details",
     "default_database_url",
     "normalize_url",
+    "parse_checkpoints",
     "row_hash",
 ]

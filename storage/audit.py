@@ -5,7 +5,9 @@ are group-committed (see ``audit_writer``): one batch at a time, in call order, 
 transaction. That transaction reads and bumps the single ``audit_head`` row under the
 database's write lock (``BEGIN IMMEDIATE`` on SQLite, ``SELECT … FOR UPDATE`` on PostgreSQL),
 which queues writers in other processes; ``Database.audit_lock`` queues other ``AuditLog``
-instances over the same ``Database``. See ``audit_chain`` for the hash.
+instances over the same ``Database``. See ``audit_chain`` for the hash and ``audit_key`` for
+the keyed layer: with a ``Keyring`` every row and the head also get an HMAC, and a log whose
+head is keyed refuses appends without one (they would read as tampering).
 
 Subscribers (``AuditLog.subscribe``) are told about every row this ``AuditLog`` writes, in
 seq order, once the transaction holding it has committed and before ``append`` returns: a
@@ -25,7 +27,9 @@ from typing import Any, TextIO
 from sqlalchemy import Row, insert, select, update
 
 from storage.audit_chain import ChainFields, canonical_details, parse_details, row_hash
+from storage.audit_checkpoint import Checkpoint
 from storage.audit_export import ExportFormat, export_rows
+from storage.audit_key import Keyring
 from storage.audit_verify import VerifyResult, verify_chain
 from storage.audit_writer import DEFAULT_MAX_BATCH, GroupCommit
 from storage.db import Database
@@ -53,6 +57,8 @@ class AuditEvent:
     details: Mapping[str, Any]
     prev_hash: str
     hash: str
+    key_id: str | None = None
+    mac: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +83,10 @@ class AuditLog:
         *,
         new_id: Callable[[], str] | None = None,
         max_batch: int = DEFAULT_MAX_BATCH,
+        keyring: Keyring | None = None,
     ) -> None:
         self._db = db
+        self._keyring = keyring
         self._new_id = new_id or (lambda: str(uuid.uuid4()))
         self._writer: GroupCommit[_NewRow, AuditEvent] = GroupCommit(
             self._write_batch, max_batch=max_batch
@@ -136,7 +144,7 @@ class AuditLog:
         async with self._db.audit_lock, self._db.write() as session:
             head = (
                 await session.execute(
-                    select(AuditHeadRow.seq, AuditHeadRow.hash)
+                    select(AuditHeadRow.seq, AuditHeadRow.hash, AuditHeadRow.mac)
                     .where(AuditHeadRow.id == 1)
                     .with_for_update()
                 )
@@ -145,6 +153,12 @@ class AuditLog:
                 raise AuditIntegrityError(
                     "the audit head row is missing, so the chain cannot be extended safely; "
                     "run `deploybot audit verify`"
+                )
+            key = self._keyring.current if self._keyring else None
+            if key is None and head.mac is not None:
+                raise AuditIntegrityError(
+                    "the audit log is keyed, so rows written without DEPLOYBOT_AUDIT_KEY would "
+                    "read as tampering; set it"
                 )
             seq, prev_hash = head.seq, head.hash
             values: list[dict[str, Any]] = []
@@ -163,12 +177,20 @@ class AuditLog:
                     details=row.details,
                 )
                 digest = row_hash(prev_hash, fields)
-                values.append(dataclasses.asdict(fields) | {"prev_hash": prev_hash, "hash": digest})
-                events.append(_new_event(fields, prev_hash, digest))
+                keyed: dict[str, str | None] = {"key_id": None, "mac": None}
+                if key is not None:
+                    keyed = {"key_id": key.key_id, "mac": key.row_mac(digest)}
+                values.append(
+                    dataclasses.asdict(fields) | {"prev_hash": prev_hash, "hash": digest} | keyed
+                )
+                events.append(_new_event(fields, prev_hash, digest, **keyed))
                 prev_hash = digest
             await session.execute(insert(AuditEventRow), values)
+            new_head: dict[str, Any] = {"seq": seq, "hash": prev_hash, "key_id": None, "mac": None}
+            if key is not None:
+                new_head |= {"key_id": key.key_id, "mac": key.head_mac(seq, prev_hash)}
             await session.execute(
-                update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=seq, hash=prev_hash)
+                update(AuditHeadRow).where(AuditHeadRow.id == 1).values(**new_head)
             )
         # Committed (the block above exits only after COMMIT succeeded); batches run one at a
         # time in call order, so subscribers see rows in seq order.
@@ -224,9 +246,17 @@ class AuditLog:
             rows = (await session.execute(query)).all()
         return [_event(row) for row in rows]
 
-    async def verify(self) -> VerifyResult:
-        """Check the whole chain; the result names the first bad row and what is wrong."""
-        return await verify_chain(self._db)
+    async def verify(
+        self, *, keyring: Keyring | None = None, checkpoints: Iterable[Checkpoint] = ()
+    ) -> VerifyResult:
+        """Check the whole chain; the result names the first bad row and what is wrong.
+
+        The plain chain always; the MACs with ``keyring`` (default: the one this log writes
+        with); and ``checkpoints`` kept outside the database. See ``audit_verify``.
+        """
+        return await verify_chain(
+            self._db, keyring=keyring or self._keyring, checkpoints=checkpoints
+        )
 
     async def export(self, fmt: ExportFormat, out: TextIO, since: datetime | None = None) -> int:
         """Write rows (oldest first) as "jsonl" or "csv" to ``out``; return the row count."""
@@ -249,10 +279,14 @@ def _event(row: Row[Any]) -> AuditEvent:
         details=parse_details(row.details),
         prev_hash=row.prev_hash,
         hash=row.hash,
+        key_id=row.key_id,
+        mac=row.mac,
     )
 
 
-def _new_event(fields: ChainFields, prev_hash: str, digest: str) -> AuditEvent:
+def _new_event(
+    fields: ChainFields, prev_hash: str, digest: str, key_id: str | None, mac: str | None
+) -> AuditEvent:
     return AuditEvent(
         seq=fields.seq,
         id=fields.id,
@@ -264,4 +298,6 @@ def _new_event(fields: ChainFields, prev_hash: str, digest: str) -> AuditEvent:
         details=parse_details(fields.details),
         prev_hash=prev_hash,
         hash=digest,
+        key_id=key_id,
+        mac=mac,
     )

@@ -9,6 +9,7 @@ from typing import Self
 
 from storage.approvals import Approvals
 from storage.audit import AuditLog
+from storage.audit_key import Keyring
 from storage.db import Database, Opening
 from storage.deployments import Deployments
 from storage.locks import Locks
@@ -29,11 +30,13 @@ class Store:
         db: Database,
         *,
         new_id: Callable[[], str] | None = None,
+        audit_keys: Keyring | None = None,
     ) -> Store:
-        """Repositories over an already open ``db``; ``new_id`` makes ids deterministic."""
+        """Repositories over an already open ``db``; ``new_id`` makes ids deterministic;
+        ``audit_keys`` key the audit log (``storage.audit_key``)."""
         return cls(
             db=db,
-            audit=AuditLog(db, new_id=new_id),
+            audit=AuditLog(db, new_id=new_id, keyring=audit_keys),
             locks=Locks(db),
             deployments=Deployments(db, new_id=new_id),
             approvals=Approvals(db),
@@ -47,6 +50,7 @@ class Store:
         clock: Clock | None = None,
         new_id: Callable[[], str] | None = None,
         busy_timeout: float = 30.0,
+        audit_keys: Keyring | None = None,
     ) -> Opening[Store]:
         """Open the database (upgrading its schema) and build the repositories.
 
@@ -55,7 +59,7 @@ class Store:
 
         async def opener() -> Store:
             db = await Database.open(url, clock=clock, busy_timeout=busy_timeout)
-            return cls.over(db, new_id=new_id)
+            return cls.over(db, new_id=new_id, audit_keys=audit_keys)
 
         return Opening(opener, Store.close)
 

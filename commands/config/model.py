@@ -259,11 +259,27 @@ class Incidents(Frozen):
     auto_rollback_within: Duration | None = None
 
 
+class Audit(Frozen):
+    """Checkpoints of the audit log (row count + head hash) posted where the database's
+    writers cannot reach, for ``deploybot audit verify --against-slack``."""
+
+    checkpoint_channel: str | None = None
+    checkpoint_interval: Duration = timedelta(minutes=10)
+
+    @field_validator("checkpoint_interval")
+    @classmethod
+    def _not_too_often(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("checkpoint_interval must be at least 1s")
+        return value
+
+
 class Config(Frozen):
     roles: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     environments: dict[str, Environment]
     freezes: tuple[Freeze, ...] = ()
     incidents: Incidents = Incidents()
+    audit: Audit = Audit()
 
     @model_validator(mode="before")
     @classmethod

@@ -31,6 +31,8 @@ def test_scopes_cover_every_web_api_method_the_bot_calls() -> None:
         "chat_postEphemeral": "chat:write",
         "users_info": "users:read",
         "usergroups_users_list": "usergroups:read",
+        "conversations_list": "channels:read",
+        "conversations_history": "channels:history",
     }
     source = "\n".join(
         p.read_text() for p in (ROOT / "bot").rglob("*.py") if "slackemu" not in p.parts

@@ -108,3 +108,16 @@ def test_bad_durations(text: object) -> None:
 
 def test_duration_round_trip() -> None:
     assert format_duration(timedelta(minutes=90, seconds=5)) == "1h30m5s"
+
+
+def test_audit_checkpoints_are_off_unless_a_channel_is_named() -> None:
+    config = config_from_text(reference_text())
+    assert config.audit.checkpoint_channel is None
+    assert config.audit.checkpoint_interval == timedelta(minutes=10)
+    named = reference_text().replace(
+        '  # checkpoint_channel: "#deploy-audit"', '  checkpoint_channel: "#deploy-audit"'
+    )
+    assert config_from_text(named).audit.checkpoint_channel == "#deploy-audit"
+    assert broken("checkpoint_interval: 10m", "checkpoint_interval: 500ms") == [
+        "audit.checkpoint_interval: checkpoint_interval must be at least 1s"
+    ]

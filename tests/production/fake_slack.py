@@ -114,7 +114,30 @@ class FakeSlack:
             return {"ok": True, "view": {"id": "V1"}}
         if method == "apps.connections.open":
             return {"ok": True, "url": self.url.replace("http", "ws", 1) + "/link"}
+        if method == "conversations.history":
+            return self._history(args)
         return {"ok": False, "error": "unknown_method"}
+
+    async def _api_get(self, request: web.Request) -> web.Response:
+        """The read methods slack-sdk sends as GET (conversations.history): query arguments."""
+        method, args = request.match_info["method"], dict(request.query)
+        self.calls.append((method, args))
+        if request.headers.get("Authorization", "").removeprefix("Bearer ") != self.bot_token:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        return web.json_response(self._answer(method, args))
+
+    def _history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """conversations.history by channel ID, newest first, in one page; the bot is the
+        author of every message here (user U0BOT, as auth.test says)."""
+        channel = str(args["channel"])
+        found = [m for m in reversed(self.messages.values()) if m.channel == channel]
+        if not found and channel not in CHANNELS.values():
+            return {"ok": False, "error": "channel_not_found"}
+        messages = [
+            {"type": "message", "user": "U0BOT", "bot_id": "B0BOT", "ts": m.ts, "text": m.text}
+            for m in found
+        ]
+        return {"ok": True, "messages": messages, "has_more": False}
 
     async def _respond(self, request: web.Request) -> web.Response:
         self.responses.append(await request.json())
@@ -308,6 +331,7 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     slack = FakeSlack()
     app = web.Application()
     app.router.add_post("/api/{method}", slack._api)
+    app.router.add_get("/api/{method}", slack._api_get)
     app.router.add_post("/respond", slack._respond)
     app.router.add_get("/link", slack._link)
     runner = web.AppRunner(app)
