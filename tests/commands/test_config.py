@@ -5,7 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from commands.config import ConfigError, config_from_file, config_from_text, reference_text
+from commands.config import (
+    ConfigError,
+    config_from_file,
+    config_from_mapping,
+    config_from_text,
+    reference_mapping,
+    reference_text,
+)
 from commands.config.durations import format_duration, parse_duration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,3 +115,13 @@ def test_bad_durations(text: object) -> None:
 
 def test_duration_round_trip() -> None:
     assert format_duration(timedelta(minutes=90, seconds=5)) == "1h30m5s"
+
+
+def test_azure_request_waits() -> None:
+    config = config_from_text(reference_text())
+    waits = config.azure_requests
+    assert (waits.timeout, waits.attempt_timeout) == (timedelta(seconds=30), timedelta(seconds=10))
+    mapping = reference_mapping()
+    mapping["azure_requests"] = {"timeout": "30s", "attempt_timeout": "45s"}
+    with pytest.raises(ConfigError, match=r"azure_requests.*at most timeout"):
+        config_from_mapping(mapping)
