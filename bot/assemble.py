@@ -151,10 +151,13 @@ async def build(
         auditor = AzureCallAuditor(store)
         auditor.start()
         stack.push_async_callback(auditor.close)
+        waits = settings.config.azure_requests
         platform = await AzurePlatform.create(
             azure.credential,
             arm_url=azure.arm_url,
             ca_file=azure.ca_file,
+            timeout=waits.timeout.total_seconds(),
+            attempt_timeout=waits.attempt_timeout.total_seconds(),
             polling_interval=azure.polling_interval,
             on_call=fan_out(
                 auditor.observe, metrics.observe_azure_call, readiness.observe_azure_call
@@ -219,6 +222,12 @@ def slack_client(settings: Settings) -> AsyncWebClient:
 async def azure_platform(settings: Settings, observer: CallObserver) -> Platform:
     """The Azure platform of ``check --live``: the production endpoint."""
     azure = AzureEndpoint.from_settings(settings)
+    waits = settings.config.azure_requests
     return await AzurePlatform.create(
-        azure.credential, arm_url=azure.arm_url, ca_file=azure.ca_file, on_call=observer
+        azure.credential,
+        arm_url=azure.arm_url,
+        ca_file=azure.ca_file,
+        timeout=waits.timeout.total_seconds(),
+        attempt_timeout=waits.attempt_timeout.total_seconds(),
+        on_call=observer,
     )

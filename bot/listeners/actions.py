@@ -11,6 +11,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.listeners.reply import reply
 from bot.render import answers
 from bot.render import deploys as rendering
 from bot.services import Services
@@ -48,7 +49,9 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
         d = await services.store.deployments.get(deployment_id)
         return d.environment if d else None
 
-    async def guarded(respond: AsyncRespond, work: Any) -> None:
+    async def guarded(
+        body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient, work: Any
+    ) -> None:
         try:
             answer = await work
         except Exception:
@@ -56,7 +59,7 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
             log.exception("button failed (reference %s)", reference)
             answer = answers.error_reference(reference)
         if answer is not None:
-            await respond(**answer, replace_original=False)
+            await reply(body, respond, client, answer)
 
     def card_button(handler: CardClick) -> Callable[..., Awaitable[None]]:
         """A listener for a button on a deployment's card: ack, find it, act, answer."""
@@ -81,7 +84,9 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
                 click = Click(services.deploys, user, deployment_id, await groups(env), body)
                 return await handler(click, client)
 
-            services.tasks.spawn(guarded(respond, work()), name=f"click:{deployment_id}")
+            services.tasks.spawn(
+                guarded(body, respond, client, work()), name=f"click:{deployment_id}"
+            )
 
         return listener
 
@@ -124,7 +129,7 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
         )
 
     async def on_confirm_rollback(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         await ack()
         user = str(body["user"]["id"])
@@ -151,7 +156,7 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
             )
             return rendering.started_answer(result, services.clock())
 
-        services.tasks.spawn(guarded(respond, work()), name="confirm-rollback")
+        services.tasks.spawn(guarded(body, respond, client, work()), name="confirm-rollback")
 
     app.action("deploy.approve")(card_button(approve))
     app.action("deploy.reject")(card_button(reject))

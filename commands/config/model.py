@@ -274,12 +274,26 @@ class Audit(Frozen):
         return value
 
 
+class AzureRequests(Frozen):
+    """How long the bot waits on Azure Resource Manager."""
+
+    timeout: Duration = timedelta(seconds=30)
+    attempt_timeout: Duration = timedelta(seconds=10)
+
+    @model_validator(mode="after")
+    def _attempt_within_budget(self) -> AzureRequests:
+        if not timedelta(0) < self.attempt_timeout <= self.timeout:
+            raise ValueError("attempt_timeout must be more than 0 and at most timeout")
+        return self
+
+
 class Config(Frozen):
     roles: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     environments: dict[str, Environment]
     freezes: tuple[Freeze, ...] = ()
     incidents: Incidents = Incidents()
     audit: Audit = Audit()
+    azure_requests: AzureRequests = AzureRequests()
 
     @model_validator(mode="before")
     @classmethod

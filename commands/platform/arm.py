@@ -1,6 +1,13 @@
 """Single Azure requests, each through ``Caller`` (budget, retries, observer, typed errors).
 
-Each method is one ARM request on the aio SDK clients of the resource's subscription.
+Each method is one ARM request on the aio SDK clients of the resource's subscription. All of
+them are safe to repeat once answered (reads, whole-value PUTs and PATCHes, a restart); the swap,
+which a repeat would undo, is in ``swap``.
+
+Only reads and the restart are sent again when an attempt hangs (``retry_hung``). An abandoned
+request may still be carried out late: a late read changes nothing, a late restart costs one
+more cold start but never a different version, while a late write could land after the next one
+and undo it (a weight PATCH after a rollback's, say), so writes keep one attempt for the budget.
 """
 
 from __future__ import annotations
@@ -50,7 +57,14 @@ class Arm:
 
     # -- App Service ----------------------------------------------------------------------
 
-    async def _web(self, operation: str, target: TargetRef, method: str, *args: Any) -> Any:
+    async def _web(
+        self,
+        operation: str,
+        target: TargetRef,
+        method: str,
+        *args: Any,
+        retry_hung: bool = False,
+    ) -> Any:
         """A ``web_apps`` call, using the ``_slot`` variant when the target is a slot."""
         web_apps = self.clients(target.subscription).web.web_apps
         if target.slot:
@@ -59,14 +73,18 @@ class Arm:
         else:
             fn = getattr(web_apps, method)
             call = (target.resource_group, target.app, *args)
-        return await self.caller.call(operation, target.label, lambda: fn(*call))
+        return await self.caller.call(
+            operation, target.label, lambda: fn(*call), retry_hung=retry_hung
+        )
 
     async def get_site(self, target: TargetRef) -> Site:
-        site: Site = await self._web("read site", target, "get")
+        site: Site = await self._web("read site", target, "get", retry_hung=True)
         return site
 
     async def app_settings(self, target: TargetRef) -> dict[str, str]:
-        settings = await self._web("read app settings", target, "list_application_settings")
+        settings = await self._web(
+            "read app settings", target, "list_application_settings", retry_hung=True
+        )
         return dict(settings.properties or {})
 
     async def put_app_settings(self, target: TargetRef, settings: dict[str, str]) -> None:
@@ -75,7 +93,7 @@ class Arm:
 
     async def get_config(self, target: TargetRef) -> SiteConfigResource:
         config: SiteConfigResource = await self._web(
-            "read site config", target, "get_configuration"
+            "read site config", target, "get_configuration", retry_hung=True
         )
         return config
 
@@ -83,7 +101,7 @@ class Arm:
         await self._web("update site config", target, "update_configuration", config)
 
     async def restart(self, target: TargetRef) -> None:
-        await self._web("restart", target, "restart")
+        await self._web("restart", target, "restart", retry_hung=True)
 
     async def apply_slot_config(self, site: TargetRef, slot: str) -> None:
         entity = CsmSlotEntity(target_slot=slot, preserve_vnet=True)
@@ -116,6 +134,7 @@ class Arm:
             "read traffic manager profile",
             profile,
             lambda: traffic.profiles.get(az.resource_group, profile),
+            retry_hung=True,
         )
         return result
 
@@ -146,5 +165,6 @@ class Arm:
                 metricnames=names,
                 aggregation=aggregation,
             ),
+            retry_hung=True,
         )
         return result

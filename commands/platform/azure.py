@@ -67,6 +67,7 @@ class AzurePlatform:
         arm_url: str | None = None,
         ca_file: str | Path | None = None,
         timeout: float = 30.0,  # noqa: ASYNC109 (a budget passed on, not awaited here)
+        attempt_timeout: float | None = 10.0,
         swap_timeout: float = 900.0,
         retries: int = 4,
         retry: RetryPolicy | None = None,
@@ -77,8 +78,10 @@ class AzurePlatform:
     ) -> AzurePlatform:
         """``credential=None`` builds (and ``close()`` closes) a ``DefaultAzureCredential``.
 
-        ``timeout`` bounds each operation including its retries; ``swap_timeout`` bounds the
-        wait for a swap to finish. ``retry`` overrides ``retries`` with a full policy.
+        ``timeout`` bounds each operation including its retries; ``attempt_timeout`` bounds one
+        attempt of a read or restart, which is then sent again (None: no such bound);
+        ``swap_timeout`` bounds the wait for a swap to finish. ``retry`` overrides ``retries``
+        with a full policy.
         """
         if ca_file is not None:
             _check_ca_file(Path(ca_file))
@@ -89,6 +92,7 @@ class AzurePlatform:
             credential = owned = DefaultAzureCredential()
         caller = Caller(
             timeout_s=timeout,
+            attempt_timeout_s=attempt_timeout,
             retry=retry or RetryPolicy(retries=retries),
             clock=clock or SystemClock(),
             jitter=jitter,

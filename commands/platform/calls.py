@@ -3,6 +3,10 @@
 The SDK clients run with their own retries switched off; this module decides instead, because
 only the caller knows whether an operation is safe to repeat (a GET or a settings PUT is, a
 swap POST is not).
+
+A request that hangs is given up after a per-attempt timeout and sent again only where the
+caller says so (``retry_hung``): an abandoned request may still be carried out late, after
+whatever the bot did next, which only a read or a restart can afford.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ def is_retryable(error: PlatformError, *, safe: bool) -> bool:
         return True
     if isinstance(error, Unreachable):
         return safe or error.code == "ConnectionFailed"
-    return safe and isinstance(error, ServerError)
+    return safe and isinstance(error, ServerError | PlatformTimeout)
 
 
 class Caller:
@@ -75,10 +79,12 @@ class Caller:
         timeout_s: float,
         retry: RetryPolicy,
         clock: Clock,
+        attempt_timeout_s: float | None = None,
         jitter: Callable[[], float] = random.random,
         on_call: CallObserver | None = None,
     ) -> None:
         self.timeout_s = timeout_s
+        self.attempt_timeout_s = attempt_timeout_s
         self.retry = retry
         self.clock = clock
         self._jitter = jitter
@@ -92,8 +98,15 @@ class Caller:
         *,
         safe: bool = True,
         timeout_s: float | None = None,
+        retry_hung: bool = False,
     ) -> T:
-        """Run ``attempt_once`` until it succeeds, fails for good, or the budget runs out."""
+        """Run ``attempt_once`` until it succeeds, fails for good, or the budget runs out.
+
+        ``retry_hung``: each attempt gets ``attempt_timeout_s`` of the budget and one that
+        hangs is sent again. Without it an attempt may use all that is left of the budget.
+        """
+        if retry_hung and not safe:
+            raise ValueError(f"{operation}: only a safe operation can be sent again when hung")
         budget = self.timeout_s if timeout_s is None else timeout_s
         loop = asyncio.get_running_loop()
         deadline = loop.time() + budget
@@ -104,10 +117,19 @@ class Caller:
             async with scope:
                 while True:
                     started = self.clock.monotonic()
+                    limit = self._attempt_limit(retry_hung, deadline - loop.time())
+                    attempt_scope = asyncio.timeout(limit)
                     try:
-                        result = await attempt_once()
+                        async with attempt_scope:
+                            result = await attempt_once()
                     except Exception as exc:
-                        error = translate(exc, operation, resource)
+                        error = (
+                            PlatformTimeout(
+                                operation, resource, "Timeout", f"no answer within {limit:g} s"
+                            )
+                            if attempt_scope.expired()
+                            else translate(exc, operation, resource)
+                        )
                         delay = self.retry.delay(attempt, error.retry_after_s, self._jitter())
                         retry = (
                             attempt < self.retry.retries
@@ -133,6 +155,13 @@ class Caller:
             raise PlatformTimeout(
                 operation, resource, "Timeout", f"no answer within {budget:g} s"
             ) from None
+
+    def _attempt_limit(self, retry_hung: bool, remaining_s: float) -> float | None:
+        """None leaves the attempt to the budget's own timeout."""
+        limit = self.attempt_timeout_s
+        if not retry_hung or limit is None or limit >= remaining_s:
+            return None
+        return limit
 
     def _observe(
         self, operation: str, resource: str, outcome: str, started: float, code: str | None

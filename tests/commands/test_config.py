@@ -5,7 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from commands.config import ConfigError, config_from_file, config_from_text, reference_text
+from commands.config import (
+    ConfigError,
+    config_from_file,
+    config_from_mapping,
+    config_from_text,
+    reference_mapping,
+    reference_text,
+)
 from commands.config.durations import format_duration, parse_duration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,3 +128,13 @@ def test_audit_checkpoints_are_off_unless_a_channel_is_named() -> None:
     assert broken("checkpoint_interval: 10m", "checkpoint_interval: 500ms") == [
         "audit.checkpoint_interval: checkpoint_interval must be at least 1s"
     ]
+
+
+def test_azure_request_waits() -> None:
+    config = config_from_text(reference_text())
+    waits = config.azure_requests
+    assert (waits.timeout, waits.attempt_timeout) == (timedelta(seconds=30), timedelta(seconds=10))
+    mapping = reference_mapping()
+    mapping["azure_requests"] = {"timeout": "30s", "attempt_timeout": "45s"}
+    with pytest.raises(ConfigError, match=r"azure_requests.*at most timeout"):
+        config_from_mapping(mapping)

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from commands.platform.calls import Caller, RetryPolicy
+from commands.platform.calls import Caller, RetryPolicy, is_retryable
 from commands.platform.errors import (
     Conflict,
     NotFound,
@@ -38,12 +38,18 @@ Calls = list[tuple[str, str, str, float, str | None]]
 
 
 def make_caller(
-    clock: StepClock, calls: Calls, *, retries: int = 3, timeout_s: float = 5.0
+    clock: StepClock,
+    calls: Calls,
+    *,
+    retries: int = 3,
+    timeout_s: float = 5.0,
+    attempt_timeout_s: float | None = None,
 ) -> Caller:
     return Caller(
         timeout_s=timeout_s,
         retry=RetryPolicy(retries=retries, base_delay_s=0.5, max_delay_s=4.0, max_retry_after_s=10),
         clock=clock,
+        attempt_timeout_s=attempt_timeout_s,
         jitter=lambda: 1.0,
         on_call=lambda *args: calls.append(args),
     )
@@ -169,6 +175,93 @@ async def test_a_hang_ends_in_a_typed_timeout() -> None:
     with pytest.raises(PlatformTimeout, match=r"timed out: Timeout: no answer within 0\.05 s"):
         await make_caller(clock, calls, timeout_s=0.05).call("read site", "app", hang)
     assert [(c[2], c[4]) for c in calls] == [("error", "Timeout")]
+
+
+def hanging(*hangs: float, result: str = "done") -> tuple[Callable[[], Awaitable[str]], list[int]]:
+    """Attempt n sleeps ``hangs[n]`` seconds (in real time) before answering; counts attempts."""
+    started: list[int] = []
+
+    async def attempt() -> str:
+        started.append(len(started))
+        if len(started) <= len(hangs):
+            await asyncio.sleep(hangs[len(started) - 1])
+        return result
+
+    return attempt, started
+
+
+async def test_a_hung_attempt_of_a_read_is_sent_again() -> None:
+    clock, calls = StepClock(), []
+    caller = make_caller(clock, calls, timeout_s=5, attempt_timeout_s=0.05)
+    attempt, started = hanging(30)
+    assert await caller.call("read site", "app", attempt, retry_hung=True) == "done"
+    assert len(started) == 2
+    assert [(c[2], c[4]) for c in calls] == [("retry", "Timeout"), ("ok", None)]
+    assert clock.sleeps == [0.5]  # the usual backoff between the attempts
+
+
+async def test_hung_attempts_exhaust_the_retries_with_a_typed_timeout() -> None:
+    clock, calls = StepClock(), []
+    caller = make_caller(clock, calls, retries=2, timeout_s=5, attempt_timeout_s=0.02)
+    attempt, started = hanging(30, 30, 30, 30)
+    with pytest.raises(PlatformTimeout, match=r"timed out: Timeout: no answer within 0\.02 s"):
+        await caller.call("read site", "app", attempt, retry_hung=True)
+    assert len(started) == 3
+    assert [(c[2], c[4]) for c in calls] == [("retry", "Timeout")] * 2 + [("error", "Timeout")]
+
+
+async def test_the_budget_still_caps_all_the_attempts() -> None:
+    clock, calls = StepClock(), []
+    caller = make_caller(clock, calls, retries=10, timeout_s=0.25, attempt_timeout_s=0.1)
+    clock.sleep = asyncio.sleep  # type: ignore[method-assign]  # backoff that takes real time
+    caller.retry = RetryPolicy(retries=10, base_delay_s=0.01, max_delay_s=0.01)
+    attempt, started = hanging(*([30] * 10))
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    with pytest.raises(PlatformTimeout, match=r"no answer within 0\.25 s"):
+        await caller.call("read site", "app", attempt, retry_hung=True)
+    assert loop.time() - began < 1
+    assert 2 <= len(started) <= 3
+    assert calls[-1][2:5:2] == ("error", "Timeout")
+
+
+async def test_an_attempt_never_gets_more_than_the_budget_left() -> None:
+    clock, calls = StepClock(), []
+    caller = make_caller(clock, calls, timeout_s=0.05, attempt_timeout_s=10)
+    attempt, _ = hanging(30)
+    with pytest.raises(PlatformTimeout, match=r"no answer within 0\.05 s"):
+        await caller.call("read site", "app", attempt, retry_hung=True)
+    assert [(c[2], c[4]) for c in calls] == [("error", "Timeout")]
+
+
+async def test_without_retry_hung_an_attempt_has_the_whole_budget() -> None:
+    """A write, or an unsafe operation: a slow answer is waited for, never cut short and sent
+    again (the abandoned request could still be carried out after its repeat)."""
+    clock, calls = StepClock(), []
+    caller = make_caller(clock, calls, timeout_s=5, attempt_timeout_s=0.02)
+    attempt, started = hanging(0.1)
+    assert await caller.call("swap", "app", attempt, safe=False) == "done"
+    assert await caller.call("update app settings", "app", hanging(0.1)[0]) == "done"
+    assert len(started) == 1
+    assert [c[2] for c in calls] == ["ok", "ok"]
+
+
+async def test_a_hung_unsafe_operation_is_not_sent_again() -> None:
+    clock, calls = StepClock(), []
+    caller = make_caller(clock, calls, timeout_s=0.1, attempt_timeout_s=0.02)
+    attempt, started = hanging(30)
+    with pytest.raises(PlatformTimeout, match=r"no answer within 0\.1 s"):
+        await caller.call("swap", "app", attempt, safe=False)
+    assert len(started) == 1
+    assert [(c[2], c[4]) for c in calls] == [("error", "Timeout")]
+    with pytest.raises(ValueError, match="only a safe operation"):
+        await caller.call("swap", "app", attempt, safe=False, retry_hung=True)
+
+
+def test_a_timeout_is_retryable_only_when_safe() -> None:
+    timeout = PlatformTimeout("read site", "app", "Timeout", "no answer within 10 s")
+    assert is_retryable(timeout, safe=True)
+    assert not is_retryable(timeout, safe=False)
 
 
 async def test_unexpected_exceptions_become_platform_errors() -> None:

@@ -106,6 +106,37 @@ async def test_a_hanging_request_times_out(
     assert (await platform.read_state(envs["prod"])).live == "blue"
 
 
+async def test_a_hung_read_is_sent_again_after_the_attempt_timeout(
+    make_platform: MakePlatform, envs: dict[str, Environment], sandbox: Sandbox, audit: Audit
+) -> None:
+    platform = await make_platform(timeout=10, attempt_timeout=0.3)
+    sandbox.faults.arm("hang", times=1, match="trafficmanagerprofiles", seconds=35)
+    assert (await platform.read_state(envs["prod"])).live == "blue"
+    assert audit.outcomes("read traffic manager profile") == [("retry", "Timeout"), ("ok", None)]
+    assert sandbox.faults.hanging == 1  # the first request is still held
+
+
+async def test_a_hung_restart_is_sent_again(
+    make_platform: MakePlatform, envs: dict[str, Environment], sandbox: Sandbox, audit: Audit
+) -> None:
+    platform = await make_platform(timeout=10, attempt_timeout=0.3)
+    sandbox.faults.arm("hang", times=1, match="virtualqueue-dev/restart", seconds=35)
+    await platform.restart(targets_of(envs["dev"])["production"])
+    assert audit.outcomes("restart") == [("retry", "Timeout"), ("ok", None)]
+
+
+async def test_a_slow_write_is_waited_for_not_sent_again(
+    make_platform: MakePlatform, envs: dict[str, Environment], sandbox: Sandbox, audit: Audit
+) -> None:
+    """A weight PATCH abandoned and repeated could land after a later one and undo it."""
+    platform = await make_platform(timeout=10, attempt_timeout=0.1)
+    sandbox.faults.arm("hang", times=1, match="azureendpoints/canary", seconds=0.5)
+    await platform.set_split(envs["prod"], {"blue": 95, "canary": 5})
+    assert audit.outcomes("update traffic manager endpoint")[-1] == ("ok", None)
+    assert ("retry", "Timeout") not in audit.outcomes("update traffic manager endpoint")
+    assert (await platform.read_state(envs["prod"])).split["canary"] == 5.0
+
+
 async def test_a_500_on_the_swap_post_is_decided_by_re_reading(
     platform: AzurePlatform, envs: dict[str, Environment], sandbox: Sandbox, audit: Audit
 ) -> None:
