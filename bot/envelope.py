@@ -248,9 +248,8 @@ def _block_actions(body: dict[str, Any], listeners: Listeners) -> _Problem | Non
     container = body.get("container")
     if isinstance(container, dict) and not isinstance(container.get("message_ts"), str | None):
         return _wrong("container.message_ts")
-    return _required_text(body, "response_url", "response_url") or _required_text(
-        body, "trigger_id", "trigger_id"
-    )
+    # No response_url is answered by ephemeral or DM (bot/listeners/reply.py), not refused.
+    return _required_text(body, "trigger_id", "trigger_id")
 
 
 def _view_submission(body: dict[str, Any], listeners: Listeners) -> _Problem | None:
