@@ -149,8 +149,14 @@ async def switch_in_flight(
     card = prod.slack.card(version)
     assert card is not None
     thread = " ".join(m.text for m in prod.slack.thread(card))
-    said = "had completed while deploybot was down" if finish_first else "after the restart"
-    if problem is None and topology is SLOTS and said not in thread:
+    # Killed before Azure's 202 was recorded, the job cannot follow the operation itself; it
+    # finds the site busy and waits for the swap that is already running.
+    said = (
+        ("had completed while deploybot was down", "found after a restart")
+        if finish_first
+        else ("after the restart", "already running in Azure")
+    )
+    if problem is None and topology is SLOTS and not any(s in thread for s in said):
         return f"{version}: the thread does not say what became of the swap: {thread[-300:]}"
     return problem
 
