@@ -375,3 +375,25 @@ def test_nan_none_negative_and_zero_traffic_never_raise(
     for _ in range(5):
         assert j.observe(canary, base).verdict in Verdict
     assert j.at_stage_end().verdict in Verdict
+
+
+# -- how often the comparison is wrong ----------------------------------------------------------
+def stage_verdict(seed: int, canary_latency: float) -> Verdict:
+    """A 50 % stage of 20 intervals; both sides ~0.3 % errors, the baseline at 200 ms."""
+    rng = random.Random(seed)
+    j = judge(share=0.5)
+    for _ in range(20):
+        canary = series(1000, rng.choice([2, 3, 4]), canary_latency + rng.gauss(0, 15))
+        base = baseline(1000, rng.choice([2, 3, 4]), 200 + rng.gauss(0, 15))
+        j.observe(canary, base)
+    return j.at_stage_end().verdict
+
+
+def test_identical_versions_are_almost_never_rolled_back() -> None:
+    verdicts = [stage_verdict(seed, canary_latency=200) for seed in range(200)]
+    assert verdicts.count(Verdict.ROLLBACK) <= 2
+
+
+def test_a_canary_30_percent_slower_is_almost_always_rolled_back() -> None:
+    verdicts = [stage_verdict(seed, canary_latency=260) for seed in range(100)]
+    assert verdicts.count(Verdict.ROLLBACK) >= 98
