@@ -120,10 +120,15 @@ class MetricsSource(Frozen):
 
 
 class RollbackRules(Frozen):
+    """What the canary judge holds the canary to (``commands.canary.judge``)."""
+
     max_error_rate: float = Field(0.01, ge=0, le=1)
     max_p95_latency_ms: float = Field(500.0, gt=0)
     min_throughput_ratio: float = Field(0.8, ge=0, le=1)
     min_requests: int = Field(50, ge=0)
+    consecutive_failures: int = Field(2, ge=1, le=100)
+    confidence: float = Field(0.98, ge=0.5, lt=1)
+    allowed_increase: float = Field(0.1, ge=0)
 
 
 def _default_stages() -> tuple[CanaryStage, ...]:

@@ -1,0 +1,1 @@
+"""Canary analysis: the per-stage judge and the statistics behind it (pure logic, no I/O)."""
