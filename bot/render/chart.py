@@ -94,7 +94,9 @@ def stage_chart(
             ylabel="p95 latency (ms)",
         )
         if any(True for _ in (*canary, *baseline)):
-            latency.xaxis.set_major_locator(FixedLocator(_time_ticks(canary, baseline)))
+            low, high = _time_span(canary, baseline)
+            latency.set_xlim(low, high)
+            latency.xaxis.set_major_locator(FixedLocator(_time_ticks(low, high)))
             latency.xaxis.set_major_formatter(
                 FuncFormatter(lambda x, _: datetime.fromtimestamp(x, tz).strftime("%H:%M:%S"))
             )
@@ -152,15 +154,21 @@ def _panel(
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
 
 
-def _time_ticks(*series: Sequence[ChartPoint], most: int = 8) -> list[float]:
-    """Epoch seconds on whole steps of 5 s, 10 s, 15 s, 30 s, 1, 2, 5, 10, 15, 30 min or hours."""
+def _time_span(*series: Sequence[ChartPoint]) -> tuple[float, float]:
+    """The stage's time in epoch seconds, every interval included (even one without data)."""
     stamps = [p.at.timestamp() for points in series for p in points]
     low, high = min(stamps), max(stamps)
+    pad = max((high - low) * 0.04, 5.0)
+    return low - pad, high + pad
+
+
+def _time_ticks(low: float, high: float, most: int = 8) -> list[float]:
+    """Epoch seconds on whole steps of 5 s, 10 s, 15 s, 30 s, 1, 2, 5, 10, 15, 30 min or hours."""
     step = next((s for s in _TICK_STEPS if (high - low) / s <= most), 3600.0)
     while (high - low) / step > most:
         step *= 2
     first = math.ceil(low / step) * step
-    return [first + i * step for i in range(int((high - first) // step) + 1)] or [low]
+    return [first + i * step for i in range(int((high - first) // step) + 1)]
 
 
 def _finite(value: float | None) -> float:

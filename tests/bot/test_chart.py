@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import math
 import os
 import struct
@@ -124,3 +125,20 @@ def test_importing_the_chart_modules_does_not_load_matplotlib(module: str) -> No
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert found.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("span_s", "step_s"), [(10, 5), (60, 10), (270, 60), (600, 120), (3600, 600), (86400, 14400)]
+)
+def test_time_ticks_fall_on_whole_steps_and_never_repeat(span_s: int, step_s: int) -> None:
+    from bot.render.chart import _time_span, _time_ticks
+
+    points = [
+        ChartPoint(START, 0.0, 1.0),
+        ChartPoint(START + timedelta(seconds=span_s), None, None),
+    ]
+    low, high = _time_span(points)
+    ticks = _time_ticks(low, high)
+    assert 1 <= len(ticks) <= 8
+    assert {b - a for a, b in itertools.pairwise(ticks)} <= {float(step_s)}
+    assert all(low <= t <= high and t % step_s == 0 for t in ticks)
