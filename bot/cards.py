@@ -3,15 +3,17 @@
 ``update`` only records the latest content; one background task per card coalesces bursts
 into at most one chat.update per ``min_interval`` and always sends the newest content last.
 All cards together stay under chat.update's Tier 3 budget, thread replies keep their order,
-and 429 answers are retried after ``Retry-After``. Failures are logged and reported through
+files (stage charts) are shared in a thread in order with its replies, and 429 answers are
+retried after ``Retry-After``. Failures are logged and reported through
 ``on_error``; they never stop the publisher.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -181,19 +183,29 @@ class CardPublisher:
         """Post in the card's thread, in call order; the reply's ts, or None (reported)."""
         self._check_open()
         content = {**_content(message), "thread_ts": thread_ts}
-        key = (channel_id, thread_ts)
-        lock, users = self._threads.get(key, (asyncio.Lock(), 0))
-        self._threads[key] = (lock, users + 1)
-        try:
-            async with lock:
-                answer = await self._post(channel_id, content, report=True)
-        finally:
-            lock, users = self._threads[key]
-            if users <= 1:
-                del self._threads[key]
-            else:
-                self._threads[key] = (lock, users - 1)
+        async with self._thread_turn(channel_id, thread_ts):
+            answer = await self._post(channel_id, content, report=True)
         return None if answer is None else str(answer["ts"])
+
+    async def upload(
+        self,
+        channel_id: str,
+        thread_ts: str,
+        filename: str,
+        content: bytes,
+        title: str,
+        comment: str | None = None,
+    ) -> str | None:
+        """Share a file (a stage chart) in the card's thread, in call order with the replies.
+
+        Slack's external upload flow (files_upload_v2), paced like a reply in that channel and
+        retried like one; the file's id, or None when it failed (reported, never raised).
+        """
+        self._check_open()
+        if not content:
+            raise ValueError("an upload needs some content")
+        async with self._thread_turn(channel_id, thread_ts):
+            return await self._upload(channel_id, thread_ts, filename, content, title, comment)
 
     async def flush(self, deployment_id: str | None = None) -> None:
         """Wait until every pending card update (or that deployment's) has been sent."""
@@ -272,6 +284,27 @@ class CardPublisher:
         return task
 
     # -- posting ---------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _thread_turn(self, channel_id: str, thread_ts: str) -> AsyncIterator[None]:
+        """Hold the thread's lock: what is posted in one thread goes out in call order."""
+        key = (channel_id, thread_ts)
+        lock, users = self._threads.get(key, (asyncio.Lock(), 0))
+        self._threads[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._threads[key]
+            if users <= 1:
+                del self._threads[key]
+            else:
+                self._threads[key] = (lock, users - 1)
+
+    def _channel_pace(self, channel: str) -> Pace:
+        return self._channel_paces.setdefault(
+            channel, Pace(self._post_interval, self._post_burst, self._clock)
+        )
+
     async def _post(
         self,
         channel: str,
@@ -280,9 +313,7 @@ class CardPublisher:
         deployment_id: str | None = None,
         report: bool = False,
     ) -> Mapping[str, Any] | None:
-        pace = self._channel_paces.setdefault(
-            channel, Pace(self._post_interval, self._post_burst, self._clock)
-        )
+        pace = self._channel_pace(channel)
         failures = 0
         while True:
             await pace.take()
@@ -296,6 +327,37 @@ class CardPublisher:
                     if not report:
                         raise error from exc
                     self._report(error)
+                    return None
+                failures += 1
+                pace.hold(wait)
+
+    async def _upload(
+        self,
+        channel: str,
+        thread_ts: str,
+        filename: str,
+        content: bytes,
+        title: str,
+        comment: str | None,
+    ) -> str | None:
+        pace = self._channel_pace(channel)
+        failures = 0
+        while True:
+            await pace.take()
+            try:
+                answer = await self._client.files_upload_v2(
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    filename=filename,
+                    content=content,
+                    title=title,
+                    initial_comment=comment,
+                )
+                return str(answer["file"]["id"])
+            except Exception as exc:  # a failed step is retried (a new upload) or reported
+                wait = self._retry_wait(exc, failures)
+                if wait is None:
+                    self._report(_failure(_upload_step(exc), exc, None, channel))
                     return None
                 failures += 1
                 pace.hold(wait)
@@ -334,6 +396,14 @@ def _content(message: Mapping[str, Any]) -> dict[str, Any]:
     if message.get("blocks") is not None:
         content["blocks"] = message["blocks"]
     return content
+
+
+def _upload_step(exc: Exception) -> str:
+    """Which step of the upload failed: the Web API method, or the POST of the bytes."""
+    url = getattr(getattr(exc, "response", None), "api_url", None)
+    if isinstance(exc, SlackApiError) and isinstance(url, str) and "/" in url:
+        return url.rstrip("/").rpartition("/")[2]
+    return "files.upload (POST to upload_url)"
 
 
 def _status(exc: Exception) -> int:

@@ -26,7 +26,12 @@ def _content(p: Params, *, required: bool) -> tuple[str | None, Blocks | None]:
 
 
 def _writable(ctx: CallContext, p: Params) -> Channel:
-    channel = ctx.ws.directory.resolve_post_target(p.required("channel", error="channel_not_found"))
+    return writable_channel(ctx, p.required("channel", error="channel_not_found"))
+
+
+def writable_channel(ctx: CallContext, ref: str) -> Channel:
+    """The channel (ID, ``#name`` or a user's DM) if the bot may post there, else SlackError."""
+    channel = ctx.ws.directory.resolve_post_target(ref)
     if channel.is_archived:
         raise SlackError("is_archived", f"#{channel.name} is archived")
     if not channel.is_im and not channel.bot_is_member:

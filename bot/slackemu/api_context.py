@@ -15,6 +15,8 @@ from .workspace import Workspace
 class CallContext:
     ws: Workspace
     interactions: Interactions
+    base_url: str = ""
+    """Where the emulator serves, ending with a slash (for URLs it hands out)."""
 
 
 Handler = Callable[[CallContext, Params], JsonDict]

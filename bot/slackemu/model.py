@@ -7,6 +7,7 @@ as it was), and the workspace swaps in a new value on every change.
 from __future__ import annotations
 
 import copy
+import mimetypes
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -116,6 +117,57 @@ class MessageVersion:
 
 
 @dataclass(frozen=True)
+class File:
+    """A file uploaded the external way: files.getUploadURLExternal, a POST of its bytes to the
+    upload URL, files.completeUploadExternal. ``content`` is None until the bytes arrived; a
+    file is only in a channel once completed and shared."""
+
+    id: str
+    name: str
+    length: int
+    user: str
+    created: int
+    title: str = ""
+    alt_txt: str | None = None
+    content: bytes | None = None
+    completed: bool = False
+    shares: tuple[tuple[str, str], ...] = ()
+    """(channel, ts of the message that shares it), oldest first."""
+
+    @property
+    def mimetype(self) -> str:
+        if self.content is not None and self.content.startswith(b"\x89PNG\r\n\x1a\n"):
+            return "image/png"
+        return mimetypes.guess_type(self.name)[0] or "application/octet-stream"
+
+    @property
+    def filetype(self) -> str:
+        suffix = self.name.rpartition(".")[2].lower() if "." in self.name else ""
+        return "png" if self.mimetype == "image/png" else suffix or "binary"
+
+    def to_api(self, team_id: str) -> JsonDict:
+        data: JsonDict = {
+            "id": self.id,
+            "created": self.created,
+            "timestamp": self.created,
+            "name": self.name,
+            "title": self.title or self.name,
+            "mimetype": self.mimetype,
+            "filetype": self.filetype,
+            "user": self.user,
+            "user_team": team_id,
+            "size": self.length,
+            "mode": "hosted",
+            "is_external": False,
+            "url_private": f"https://files.slack.com/files-pri/{team_id}-{self.id}/{self.name}",
+            "channels": list(dict.fromkeys(channel for channel, _ in self.shares)),
+        }
+        if self.alt_txt:
+            data["alt_txt"] = self.alt_txt
+        return data
+
+
+@dataclass(frozen=True)
 class Message:
     channel: str
     ts: str
@@ -135,6 +187,8 @@ class Message:
     history: tuple[MessageVersion, ...] = ()
     deleted: bool = False
     metadata: JsonDict | None = None
+    files: tuple[File, ...] = ()
+    """Files this message shares (files.completeUploadExternal), as they were when shared."""
 
     @property
     def is_reply(self) -> bool:
@@ -161,6 +215,10 @@ class Message:
             data["edited"] = {"user": self.edited_by or self.user, "ts": self.edited_ts}
         if self.metadata:
             data["metadata"] = copy.deepcopy(self.metadata)
+        if self.files:
+            data["files"] = [f.to_api(team_id) for f in self.files]
+            data["upload"] = True
+            data["display_as_bot"] = False
         return data
 
 

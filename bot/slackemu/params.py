@@ -66,6 +66,10 @@ class Params:
         value = self._json(name, list, "a JSON array", "invalid_blocks_format")
         return value if value is None else list(value)
 
+    def json_array(self, name: str, *, error: str = "invalid_arguments") -> list[Any] | None:
+        value = self._json(name, list, "a JSON array", error)
+        return value if value is None else list(value)
+
     def json_object(self, name: str) -> JsonDict | None:
         value = self._json(name, dict, "a JSON object", "invalid_arguments")
         return value if value is None else dict(value)

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import aiohttp
 from aiohttp import web
 
-from . import api_chat, api_directory, api_views
+from . import api_chat, api_directory, api_files, api_views
 from .api_context import CallContext, Handler
 from .clock import Clock, system_clock
 from .errors import SlackError, UsageError
+from .files import UploadRejected
 from .interactions import Interactions, ResponseTarget
 from .model import ApiCall, JsonDict, ResponsePost
 from .params import Params, parse_body
@@ -35,7 +36,7 @@ APP_LEVEL_METHODS = frozenset({"apps.connections.open"})  # called with the xapp
 
 
 def method_table() -> dict[str, Handler]:
-    return {**api_chat.METHODS, **api_directory.METHODS, **api_views.METHODS}
+    return {**api_chat.METHODS, **api_directory.METHODS, **api_files.METHODS, **api_views.METHODS}
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ class SlackEmulator:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{target:.+}", self._response_url)
         app.router.add_get("/socket/{ticket}", self.socket_mode.handle)
+        app.router.add_post(f"/{api_files.UPLOAD_PATH}{{file_id}}", self._upload)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port)
@@ -246,7 +248,8 @@ class SlackEmulator:
         if fault is not None:
             return self._answer(method, data, {"ok": False, "error": fault.error})
         try:
-            result = handler(CallContext(self.workspace, self.interactions), Params(data))
+            context = CallContext(self.workspace, self.interactions, self.base_url)
+            result = handler(context, Params(data))
         except SlackError as exc:
             result = {"ok": False, "error": exc.code, **exc.extra}
             if exc.detail:
@@ -299,6 +302,15 @@ class SlackEmulator:
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         return web.json_response(body, status=status, headers=headers)
 
+    async def _upload(self, request: web.Request) -> web.Response:
+        """An upload URL from files.getUploadURLExternal: the file's bytes, raw or multipart."""
+        try:
+            content = await _uploaded_bytes(request)
+            file = self.workspace.files.receive(request.match_info["file_id"], content)
+        except UploadRejected as exc:
+            return web.Response(status=exc.status, text=exc.reason)
+        return web.Response(text=f"OK - {file.length}")
+
     async def _response_url(self, request: web.Request) -> web.Response:
         target_id = request.match_info["target"]
         target = self.interactions.target(target_id)
@@ -322,3 +334,14 @@ class SlackEmulator:
         )
         self.workspace.feed.notify()
         return web.Response(status=status, text=result)
+
+
+async def _uploaded_bytes(request: web.Request) -> bytes:
+    """The body as sent, or the first file part of a multipart form (``-F file=@chart.png``)."""
+    if not request.content_type.startswith("multipart/"):
+        return await request.read()
+    reader = await request.multipart()
+    async for part in reader:
+        if isinstance(part, aiohttp.BodyPartReader) and part.filename is not None:
+            return bytes(await part.read(decode=True))
+    raise UploadRejected(400, "the multipart form has no file part")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .blockkit import ButtonRef, list_buttons, plain
-from .model import Blocks, Ephemeral, JsonDict, Message
+from .model import Blocks, Ephemeral, File, JsonDict, Message
 
 DIVIDER = "─" * 40
 _LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
@@ -182,11 +182,20 @@ def render_message(
         body = blocks_to_lines(message.blocks, names, start=start)
     else:
         body = mrkdwn_to_plain(message.text, names).splitlines()
+    if isinstance(message, Message):
+        body += [_file_line(f) for f in message.files]
     if isinstance(message, Message) and message.reply_count and not message.is_reply:
         replies = "reply" if message.reply_count == 1 else "replies"
         body.append(f"  ↳ {message.reply_count} {replies}")
     clickables = [Clickable(start + b.number - 1, message, b) for b in list_buttons(message.blocks)]
     return Rendered([head] + ["  " + line for line in body], clickables)
+
+
+def _file_line(file: File) -> str:
+    size = f"{file.length / 1024:.0f} KB" if file.length >= 1024 else f"{file.length} B"
+    title = file.title or file.name
+    shown = title if title == file.name else f"{title} ({file.name})"
+    return f"[file] {shown}, {file.mimetype}, {size}"
 
 
 def render_conversation(
@@ -209,4 +218,5 @@ def render_conversation(
 
 def searchable_text(message: Message | Ephemeral, names: Mapping[str, str] | None = None) -> str:
     """The fallback text plus everything the blocks show, for "contains" matching."""
-    return "\n".join([message.text, *blocks_to_lines(message.blocks, names)])
+    files = [_file_line(f) for f in message.files] if isinstance(message, Message) else []
+    return "\n".join([message.text, *blocks_to_lines(message.blocks, names), *files])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from .blockkit import with_ids
@@ -17,6 +17,7 @@ from .directory import Directory
 from .ephemerals import EphemeralStore
 from .errors import SlackError
 from .feed import ChangeFeed
+from .files import FileStore
 from .matchers import ephemeral_to, message_in
 from .model import (
     ApiCall,
@@ -26,6 +27,7 @@ from .model import (
     Channel,
     Ephemeral,
     EphemeralSource,
+    File,
     JsonDict,
     Message,
     MessageVersion,
@@ -66,6 +68,7 @@ class Workspace:
         self.response_posts: list[ResponsePost] = []
         self._messages: dict[str, dict[str, Message]] = {}
         self.ephemeral_store = EphemeralStore(self.directory, self.feed, self.ts)
+        self.files = FileStore(self.feed, clock)
 
     # -- directory -----------------------------------------------------------------------
     def add_user(
@@ -124,6 +127,7 @@ class Workspace:
         thread_ts: str | None = None,
         reply_broadcast: bool = False,
         metadata: JsonDict | None = None,
+        files: tuple[File, ...] = (),
     ) -> Message:
         """Post as ``user`` (default: the bot) to a channel ID, ``#name`` or a user's DM."""
         target = self.directory.resolve_post_target(channel)
@@ -147,6 +151,7 @@ class Workspace:
             app_id=self.app_id if author.bot_id else None,
             reply_broadcast=reply_broadcast and parent is not None,
             metadata=copy.deepcopy(metadata) if metadata else None,
+            files=files,
         )
         store[message.ts] = message
         if parent is not None:
@@ -159,6 +164,32 @@ class Workspace:
             )
         self._record("message", target.id, message=message)
         return message
+
+    def share_files(
+        self,
+        channel: str,
+        files: Sequence[File],
+        *,
+        text: str = "",
+        thread_ts: str | None = None,
+        user: str | None = None,
+    ) -> Message:
+        """What files.completeUploadExternal does with a channel: one message with the files."""
+        message = self.post_message(
+            channel, text, user=user, thread_ts=thread_ts, files=tuple(files)
+        )
+        for file in files:
+            self.files.shared(file.id, message.channel, message.ts)
+        return message
+
+    def shared_files(self, channel: str, *, thread_ts: str | None = None) -> list[File]:
+        """Files shared in the channel (or only in that thread), oldest first, with bytes."""
+        messages = (
+            self.thread(channel, thread_ts)
+            if thread_ts
+            else self.messages(channel, include_replies=True)
+        )
+        return [file for message in messages for file in message.files]
 
     def update_message(
         self,

@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cards import CardPublisher, CardPublishError, Pace, PublisherClosed
+from bot.render.chart import render_stage_chart
+from bot.render.chart_points import ChartPoint
 from bot.slackemu import ApiCall, SlackEmulator, Workspace, reference_workspace
 
 TOKEN = "xoxb-publisher-test"
 CHANNEL = "C0DEPLOYS"
+PNG = b"\x89PNG\r\n\x1a\n" + b"chart" * 100
 
 
 def msg(text: str) -> dict[str, Any]:
@@ -247,6 +250,80 @@ async def test_a_failed_reply_is_reported_and_the_thread_goes_on(
     assert [(e.method, e.error) for e in errors] == [("chat.postMessage", "thread_not_found")]
     assert await publisher.reply(channel, ts, msg("kept")) is not None
     assert [m.text for m in ws.thread(CHANNEL, ts)[1:]] == ["kept"]
+
+
+async def test_a_stage_chart_is_shared_in_the_thread_in_order_with_the_replies(
+    publisher: CardPublisher, ws: Workspace
+) -> None:
+    channel, ts = await publisher.post_card("dep-1", CHANNEL, msg("card"))
+    start = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
+    points = [ChartPoint(start + timedelta(seconds=30 * i), 0.002, 180.0) for i in range(4)]
+    png = await render_stage_chart(
+        "prod v1.3.0 · stage 1/4 · 5 %", points, points, max_error_rate=0.01, max_p95_ms=500
+    )
+    answers = await asyncio.gather(
+        publisher.reply(channel, ts, msg("stage 1 started")),
+        publisher.upload(channel, ts, "stage-1.png", png, "Stage 1 of 4", "stage 1: passed"),
+        publisher.reply(channel, ts, msg("stage 2 started")),
+    )
+    thread = ws.thread(CHANNEL, ts)[1:]
+    assert [m.text for m in thread] == ["stage 1 started", "stage 1: passed", "stage 2 started"]
+    (chart,) = thread[1].files
+    assert answers[1] == chart.id
+    assert (chart.title, chart.name, chart.mimetype) == ("Stage 1 of 4", "stage-1.png", "image/png")
+    assert chart.content == png
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+async def test_an_upload_without_a_comment_is_a_file_only_reply(
+    publisher: CardPublisher, ws: Workspace
+) -> None:
+    channel, ts = await publisher.post_card("dep-1", CHANNEL, msg("card"))
+    assert await publisher.upload(channel, ts, "c.png", PNG, "chart") is not None
+    (reply,) = ws.thread(CHANNEL, ts)[1:]
+    assert (reply.text, [f.content for f in reply.files]) == ("", [PNG])
+
+
+async def test_a_failed_upload_is_reported_and_the_thread_goes_on(
+    publisher: CardPublisher, ws: Workspace, errors: list[CardPublishError]
+) -> None:
+    channel, ts = await publisher.post_card("dep-1", CHANNEL, msg("card"))
+    assert await publisher.upload(channel, "1.000001", "c.png", PNG, "chart") is None
+    assert [(e.method, e.error, e.channel) for e in errors] == [
+        ("files.completeUploadExternal", "thread_not_found", CHANNEL)
+    ]
+    assert await publisher.reply(channel, ts, msg("kept")) is not None
+    assert ws.shared_files(CHANNEL) == []
+
+
+async def test_a_rate_limited_upload_is_retried_and_shared_once(
+    publisher: CardPublisher, emu: SlackEmulator, ws: Workspace, errors: list[CardPublishError]
+) -> None:
+    channel, ts = await publisher.post_card("dep-1", CHANNEL, msg("card"))
+    emu.rate_limit("files.completeUploadExternal", times=1, retry_after=30)  # capped to 0.2 s
+    file_id = await publisher.upload(channel, ts, "c.png", PNG, "chart")
+    assert [f.id for f in ws.shared_files(CHANNEL, thread_ts=ts)] == [file_id]
+    assert [c.status for c in ws.calls_to("files.completeUploadExternal")] == [429, 200]
+    assert errors == []
+
+
+async def test_a_transient_failure_of_the_first_step_is_retried(
+    publisher: CardPublisher, emu: SlackEmulator, ws: Workspace, errors: list[CardPublishError]
+) -> None:
+    channel, ts = await publisher.post_card("dep-1", CHANNEL, msg("card"))
+    emu.fail_next("files.getUploadURLExternal", "internal_error")
+    assert await publisher.upload(channel, ts, "c.png", PNG, "chart") is not None
+    assert len(ws.shared_files(CHANNEL, thread_ts=ts)) == 1
+    assert errors == []
+
+
+async def test_an_upload_needs_content_and_an_open_publisher(client: AsyncWebClient) -> None:
+    publisher = CardPublisher(client, clock=time.monotonic)
+    with pytest.raises(ValueError, match="content"):
+        await publisher.upload(CHANNEL, "1.0", "c.png", b"", "chart")
+    await publisher.close()
+    with pytest.raises(PublisherClosed):
+        await publisher.upload(CHANNEL, "1.0", "c.png", PNG, "chart")
 
 
 async def test_post_card_failure_raises_a_typed_error(publisher: CardPublisher) -> None:

@@ -34,6 +34,8 @@ class Message:
     blocks: list[dict[str, Any]]
     thread_ts: str | None
     edits: int = 0
+    files: list[str] = field(default_factory=list)
+    """Ids of the files this message shares (files.completeUploadExternal)."""
 
     def buttons(self) -> dict[str, dict[str, Any]]:
         """Every button on the message, by its label."""
@@ -46,6 +48,18 @@ class Message:
 
     def plain(self) -> str:
         return json.dumps(self.blocks, ensure_ascii=False) + self.text
+
+
+@dataclass
+class FakeFile:
+    """A file of the external upload flow: reserved, then its bytes, then completed."""
+
+    id: str
+    name: str
+    length: int
+    title: str = ""
+    content: bytes | None = None
+    completed: bool = False
 
 
 @dataclass
@@ -62,6 +76,7 @@ class FakeSlack:
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
     acks: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
+    files: dict[str, FakeFile] = field(default_factory=dict)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     # -- what the bot calls ------------------------------------------------------------------
@@ -138,6 +153,63 @@ class FakeSlack:
             for m in found
         ]
         return {"ok": True, "messages": messages, "has_more": False}
+
+    async def _files_api(self, request: web.Request) -> web.Response:
+        """files.* as slack-sdk's files_upload_v2 sends them: arguments in the query string."""
+        method = "files." + request.match_info["step"]
+        args: dict[str, Any] = {**request.query, **(await request.post())}
+        self.calls.append((method, args))
+        if request.headers.get("Authorization", "").removeprefix("Bearer ") != self.bot_token:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        answer = self._files_answer(method, args)
+        async with self.changed:
+            self.changed.notify_all()
+        return web.json_response(answer)
+
+    def _files_answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method == "files.getUploadURLExternal":
+            length = str(args.get("length", ""))
+            if not args.get("filename") or not length.isdigit() or int(length) < 1:
+                return {"ok": False, "error": "invalid_arguments"}
+            file = FakeFile(f"F{next(self._ts):08d}", str(args["filename"]), int(length))
+            self.files[file.id] = file
+            return {"ok": True, "file_id": file.id, "upload_url": f"{self.url}/upload/{file.id}"}
+        if method == "files.completeUploadExternal":
+            wanted = json.loads(str(args.get("files") or "[]"))
+            found = [self.files.get(str(item.get("id"))) for item in wanted]
+            done = [f for f in found if f is not None and f.content is not None and not f.completed]
+            if not wanted or len(done) != len(wanted):
+                return {"ok": False, "error": "file_not_found"}
+            for file, item in zip(done, wanted, strict=True):
+                file.completed, file.title = True, str(item.get("title") or file.name)
+            channel = args.get("channel_id")
+            if channel:
+                ts = f"{int(time.time())}.{next(self._ts):06d}"
+                text = str(args.get("initial_comment") or "")
+                self.messages[ts] = Message(
+                    str(channel), ts, text, [], args.get("thread_ts") or None,
+                    files=[f.id for f in done],
+                )  # fmt: skip
+            return {"ok": True, "files": [{"id": f.id, "title": f.title} for f in done]}
+        if method == "files.info":
+            file = self.files.get(str(args.get("file")))
+            if file is None or not file.completed:
+                return {"ok": False, "error": "file_not_found"}
+            return {"ok": True, "file": {"id": file.id, "name": file.name, "size": file.length}}
+        return {"ok": False, "error": "unknown_method"}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """The upload URL files.getUploadURLExternal hands out: the file's bytes, POSTed raw."""
+        file = self.files.get(request.match_info["file_id"])
+        content = await request.read()
+        if file is None or file.content is not None:
+            return web.Response(status=404, text="no upload waiting here")
+        if len(content) != file.length:
+            return web.Response(status=400, text=f"{len(content)} bytes, not {file.length}")
+        file.content = content
+        async with self.changed:
+            self.changed.notify_all()
+        return web.Response(text=f"OK - {len(content)}")
 
     async def _respond(self, request: web.Request) -> web.Response:
         self.responses.append(await request.json())
@@ -302,6 +374,10 @@ class FakeSlack:
     def thread(self, card: Message) -> list[Message]:
         return [m for m in self.messages.values() if m.thread_ts == card.ts]
 
+    def files_in(self, card: Message) -> list[FakeFile]:
+        """The files shared in the card's thread, oldest first."""
+        return [self.files[file_id] for m in self.thread(card) for file_id in m.files]
+
     def ephemeral_to(self, user: str, text: str) -> dict[str, Any] | None:
         for answer in [*self.responses, *self.ephemerals]:
             if text in json.dumps(answer, ensure_ascii=False) and (
@@ -330,6 +406,8 @@ def _blocks(args: dict[str, Any]) -> list[dict[str, Any]]:
 async def fake_slack() -> AsyncIterator[FakeSlack]:
     slack = FakeSlack()
     app = web.Application()
+    app.router.add_post("/api/files.{step}", slack._files_api)  # before /api/{method}: first match
+    app.router.add_post("/upload/{file_id}", slack._upload)
     app.router.add_post("/api/{method}", slack._api)
     app.router.add_get("/api/{method}", slack._api_get)
     app.router.add_post("/respond", slack._respond)
