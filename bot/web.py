@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -15,7 +16,7 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from bot.services import Services
 
@@ -23,8 +24,15 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1_000_000
 
 
-def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -> Starlette:
-    """``signing_secret`` None (Socket Mode) means there is no /slack/events route at all:
+def create_web(
+    bolt: AsyncApp,
+    services: Services,
+    signing_secret: str | None,
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """``extra_routes``: mounted beside these (the /alerts/* webhooks, ``bot.alerts.http``).
+
+    ``signing_secret`` None (Socket Mode) means there is no /slack/events route at all:
     events come over the socket, and nothing unsigned is ever dispatched."""
     metrics = services.metrics
     readiness = services.readiness
@@ -96,5 +104,6 @@ def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
+            *extra_routes,
         ]
     )

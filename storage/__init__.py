@@ -28,6 +28,7 @@ from storage.errors import (
     SchemaError,
     StorageError,
 )
+from storage.incidents import Incident, IncidentAlert, Incidents, Received
 from storage.locks import Lock, LockHeld, LockKind, Locks
 from storage.store import Store
 
@@ -47,6 +48,9 @@ __all__ = [
     "DeploymentKind",
     "Deployments",
     "ExportFormat",
+    "Incident",
+    "IncidentAlert",
+    "Incidents",
     "InvalidValueError",
     "Lock",
     "LockHeld",
@@ -54,6 +58,7 @@ __all__ = [
     "Locks",
     "NotFoundError",
     "Opening",
+    "Received",
     "SchemaError",
     "Step",
     "StepStatus",
