@@ -192,6 +192,19 @@ class Incidents:
                 # A resolve for an episode we never saw fire: the newest one it may close.
                 earlier = [r for (f, _), r in episodes.items() if f == alert.fingerprint]
                 row = max(earlier, key=lambda r: r.starts_at) if earlier else None
+            if row is None and alert.status == "firing":
+                # One label set fires one episode at a time: a new one ends the older ones.
+                for (f, starts), older in episodes.items():
+                    if (
+                        f == alert.fingerprint
+                        and starts < alert.starts_at
+                        and older.status == "firing"
+                    ):
+                        older.status, older.ends_at, older.last_seen = (
+                            "resolved",
+                            alert.starts_at,
+                            now,
+                        )
             if row is None:
                 row = IncidentAlertRow(
                     incident_id=incident.id, **_alert_fields(alert), last_seen=now
