@@ -51,6 +51,8 @@ class Runtime:
     ssl_cert_file: Path | None = None
     database_url: str | None = None
     alert_token: Secret | None = None
+    # Grafana's webhook hmacConfig secret: set, /alerts/grafana also needs a valid signature.
+    grafana_hmac_secret: Secret | None = None
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> Runtime:
@@ -75,6 +77,7 @@ class Runtime:
             ssl_cert_file=Path(cert) if cert else None,
             database_url=plain("DEPLOYBOT_DATABASE_URL"),
             alert_token=secret("DEPLOYBOT_ALERT_TOKEN"),
+            grafana_hmac_secret=secret("DEPLOYBOT_GRAFANA_HMAC_SECRET"),
         )
 
     def require(self, *names: str) -> None:

@@ -32,7 +32,9 @@ class IncidentParts:
     ) -> list[Route]:
         runtime = settings.runtime
         token = runtime.alert_token.reveal() if runtime.alert_token else None
-        return alert_routes(self.intake, AlertAuth(token), tasks, new_reference)
+        grafana = runtime.grafana_hmac_secret
+        auth = AlertAuth(token, grafana.reveal() if grafana else None)
+        return alert_routes(self.intake, auth, tasks, new_reference)
 
     def watch_jobs(self, store: Store, tasks: TaskSet) -> Callable[[], None]:
         """A job's end reaches the incident that started it (an audit subscriber)."""
