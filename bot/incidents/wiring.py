@@ -14,6 +14,7 @@ from bot.incidents.reporter import IncidentReporter
 from bot.settings import Settings
 from bot.tasks import TaskSet
 from commands.deploys import Deploys
+from commands.incidents.auto_rollback import AutoRollback
 from commands.incidents.intake import Intake
 from commands.incidents.responding import Responder
 from storage import AuditEvent, Incidents, Store
@@ -61,4 +62,6 @@ def build_incidents(
     reporter = IncidentReporter(publisher, incidents, config, clock)
     responder = Responder(config, store, incidents, deploys, clock, reporter)
     reporter.responder = responder
-    return IncidentParts(Intake(config, store, incidents, clock, reporter), responder, reporter)
+    intake = Intake(config, store, incidents, clock, reporter)
+    intake.policy = AutoRollback(responder).consider
+    return IncidentParts(intake, responder, reporter)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -54,6 +54,8 @@ class Intake:
         self.clock = clock
         self.notifier = notifier
         self._announcing: dict[str, asyncio.Lock] = {}
+        # Run after each announcement (the automatic-rollback policy, ``auto_rollback``).
+        self.policy: Callable[[str], Awaitable[object]] | None = None
 
     async def receive(self, batch: AlertBatch) -> Accepted:
         mapped = environment_of(self.config, batch)
@@ -83,6 +85,8 @@ class Intake:
             return
         async with self._announcing.setdefault(incident.id, asyncio.Lock()):
             await self._tell(accepted)
+        if self.policy is not None and accepted.received.outcome != "ignored":
+            await self.policy(incident.id)
 
     async def refused(self, source: Source, status: int, reason: str, remote: str) -> None:
         await self.store.audit.append(

@@ -122,7 +122,7 @@ class Responder:
             return Answer(
                 f"A rollback for this incident was already started ({incident.rollback_id})."
             )
-        newer = await self._newer_deployment(incident)
+        newer = await self.newer_deployment(incident)
         if newer is not None:
             await self._audit(
                 actor, "incident.rollback_refused", incident, reason="newer deployment"
@@ -145,7 +145,13 @@ class Responder:
         return result
 
     async def linked(
-        self, actor: str, incident: Incident, started: Started, plan: RollbackPlan
+        self,
+        actor: str,
+        incident: Incident,
+        started: Started,
+        plan: RollbackPlan,
+        *,
+        automatic: bool = False,
     ) -> None:
         """Tie the rollback job to the incident: its end is posted in the incident thread."""
         # When the last deployment is still being watched it rolls itself back (signalled):
@@ -155,9 +161,14 @@ class Responder:
         await self._audit(
             actor, "incident.rollback", incident, deployment=rollback_id, target=plan.target
         )
+        who = (
+            "Automatic rollback (a critical alert soon after a deployment):"
+            if automatic
+            else (f"{name(actor)} started a rollback of {plan.environment}:")
+        )
         await self.notifier.note(
             incident.id,
-            f"{name(actor)} started a rollback of {plan.environment}: "
+            f"{who} "
             f"{plan.current or '?'} → {plan.target} (deployment {rollback_id}); "
             "its progress is on its card in the deploys channel.",
         )
@@ -181,7 +192,7 @@ class Responder:
             )
         await self.notifier.changed(incident.id)
 
-    async def _newer_deployment(self, incident: Incident) -> Deployment | None:
+    async def newer_deployment(self, incident: Incident) -> Deployment | None:
         assert incident.environment is not None
         for d in await self.store.deployments.latest(incident.environment, limit=10):
             if d.created_at <= incident.triggered_at:

@@ -3,6 +3,7 @@ POSTed to /alerts/*, the incident card in #incidents, and its buttons clicked as
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import sqlite3
@@ -26,8 +27,15 @@ def raw(name: str) -> bytes:
 
 
 def fast_prod(config: dict[str, Any]) -> None:
-    """No approvals on prod, so a test can deploy there in one command."""
+    """No approvals on prod, so a test can deploy there in one command; no automatic
+    rollback, so the button is what rolls back."""
     config["environments"]["prod"]["approvals"] = {"required": 0}
+    config["incidents"]["auto_rollback_within"] = None
+
+
+def auto_prod(config: dict[str, Any]) -> None:
+    fast_prod(config)
+    config["environments"]["prod"]["incidents"] = {"auto_rollback_within": "10m"}
 
 
 @pytest.fixture
@@ -214,3 +222,40 @@ async def test_unmapped_and_resource_mapped_alerts(running: Production) -> None:
     await slack.wait_for(lambda: "(Resolved)" in card.text and not card.buttons())
     again = copy.deepcopy(json.loads(raw("grafana-webhook-firing.json")))
     assert (await post(prod, "grafana", json.dumps(again).encode())).json()["outcome"] == "joined"
+
+
+async def test_automatic_rollback_waits_for_the_lock_and_happens_once(tmp_path: Path) -> None:
+    async with production(tmp_path, tune=auto_prod, env={"DEPLOYBOT_ALERT_TOKEN": TOKEN}) as prod:
+        slack, sandbox = prod.slack, prod.sandbox
+        deployment = await deploy(slack, "/deploy prod v1.2.0", "v1.2.0")
+        assert await slack.command(ALICE, "/deploy lock prod investigating") == 200
+        await slack.wait_for(lambda: slack.response("prod is locked"))
+        answer = await post(prod, "alertmanager", raw("alertmanager-firing.json"))
+        assert answer.json()["outcome"] == "opened"
+        card: Message = await slack.wait_for(lambda: incident_card(slack, "5xx rate above 5%"))
+        await asyncio.sleep(2)  # the policy is waiting for the lock, not rolling back
+        assert slack.card("Rollback · prod") is None
+        assert await sandbox.served_versions("prod") == {"v1.2.0"}
+
+        assert await slack.command(ALICE, "/deploy unlock prod") == 200
+        await slack.wait_for(lambda: "Automatic rollback" in thread_text(slack, card), timeout=30)
+        await slack.wait_for(
+            lambda: "Automatic rollback" in thread_text(slack, deployment), timeout=30
+        )
+        await slack.wait_for(
+            lambda: "Traffic back on v1.1.0" in thread_text(slack, card), timeout=120
+        )
+        assert await sandbox.served_versions("prod") == {"v1.1.0"}
+
+        # A re-fire of the same incident does not roll back a second time.
+        again = await post(prod, "alertmanager", refire("2026-11-21T20:50:00Z"))
+        assert again.json()["outcome"] == "joined"
+        await slack.wait_for(lambda: "fired again ×2" in thread_text(slack, card))
+        await asyncio.sleep(1)
+        rollbacks = [
+            m
+            for m in slack.messages.values()
+            if m.thread_ts is None and "Rollback · prod" in m.text
+        ]
+        assert len(rollbacks) == 1
+        assert "Roll back to" not in " ".join(card.buttons())
