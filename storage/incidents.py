@@ -10,15 +10,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
+from storage.deployment_model import Deployment, to_deployment
 from storage.errors import NotFoundError
 from storage.incident_models import IncidentAlertRow, IncidentRow
+from storage.models import DeploymentRow
 
 IncidentState = Literal["open", "acknowledged", "resolved"]
 Outcome = Literal["opened", "joined", "reopened", "ignored"]
@@ -298,6 +300,21 @@ class Incidents:
                 query = query.where(IncidentRow.environment == environment)
             query = query.order_by(IncidentRow.triggered_at)
             return [_incident(r) for r in (await session.execute(query)).scalars()]
+
+    async def deployments_between(
+        self, since: datetime, until: datetime, environment: str | None = None
+    ) -> list[Deployment]:
+        """Deployments created in [since, until) and the day after (what followed them):
+        the other half of ``/deploy stats``."""
+        query = select(DeploymentRow).where(
+            DeploymentRow.created_at >= since,
+            DeploymentRow.created_at < until + timedelta(days=1),
+        )
+        if environment is not None:
+            query = query.where(DeploymentRow.environment == environment)
+        async with self._db.read() as session:
+            rows = (await session.execute(query.order_by(DeploymentRow.created_at))).scalars()
+            return [to_deployment(r) for r in rows]
 
     async def _latest(
         self, session: AsyncSession, source: str, group_key: str
