@@ -16,7 +16,7 @@ from commands.config.durations import Duration
 
 SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 NAME = re.compile(r"^[a-z][a-z0-9-]*$")
-RESERVED_WORDS = frozenset({"status", "history", "lock", "unlock", "help"})
+RESERVED_WORDS = frozenset({"status", "history", "lock", "unlock", "help", "stats"})
 HealthCheckName = Literal[
     "health",
     "ready",

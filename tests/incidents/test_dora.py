@@ -117,3 +117,14 @@ async def test_a_generated_month(store: Store, clock: Clock) -> None:
         failure_window=timedelta(hours=1),
     )
     assert (week.deployments, week.failures, week.incidents, week.mtta) == (7, 1, 0, None)
+
+
+def test_stats_command_parses() -> None:
+    from commands.parse import UsageError, parse
+    from commands.requests import Stats
+
+    envs = {"prod": "prod", "production": "prod"}
+    assert parse("/deploy", "stats", envs) == Stats(None, 30)
+    assert parse("/deploy", "stats production --since 7d", envs) == Stats("prod", 7)
+    refused = parse("/deploy", "stats prod --since forever", envs)
+    assert isinstance(refused, UsageError) and "--since" in refused.problem

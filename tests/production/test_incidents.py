@@ -181,6 +181,15 @@ async def test_incident_thread_from_alert_to_rollback(running: Production) -> No
     await slack.wait_for(lambda: "Reopened" in thread_text(slack, card))
     await slack.wait_for(lambda: "Acknowledge" in card.buttons())
 
+    # The month's figures, from what just happened: one deployment, rolled back after an alert.
+    assert await slack.command(ALICE, "/deploy stats prod --since 7d") == 200
+    stats = await slack.wait_for(lambda: slack.response("DORA figures for prod"))
+    assert "0.14/day (1 deployments)" in stats["text"]
+    assert "Change failure rate: 100% (1 of 1)" in stats["text"]
+    assert (
+        "over 1 incidents" in stats["text"]
+        and "MTTA (mean time to acknowledge): –" not in (stats["text"])
+    )
     actions = {r["outcome"] for r in audit_rows(prod, "alert.received")}
     assert actions == {"opened", "joined", "reopened"}
     assert audit_rows(prod, "incident.mitigated")
