@@ -24,6 +24,8 @@ from bot.app import create_app
 from bot.cards import CardPublisher
 from bot.checkpoints import CheckpointPublisher
 from bot.directory import Directory
+from bot.incidents.wiring import build_incidents
+from bot.listeners import incidents as incident_listeners
 from bot.metrics import Metrics, fan_out
 from bot.readiness import Readiness
 from bot.reporter import SlackReporter
@@ -199,8 +201,14 @@ async def build(
             await reporter.redraw_stale_cards(clock() - STALE_CARDS_WITHIN)
         # Closed first: answers in flight still need the store, Slack and the jobs.
         stack.push_async_callback(services.tasks.close)
+        incidents = build_incidents(settings, store, publisher, services.deploys, clock)
+        stack.callback(incidents.watch_jobs(store, services.tasks))
         bolt = create_app(settings, services)
-        yield Bot(settings, services, bolt, create_web(bolt, services, slack.signing_secret))
+        incident_listeners.register(bolt, settings, services, incidents.responder)
+        alerts = incidents.routes(settings, services.tasks, services.new_reference)
+        yield Bot(
+            settings, services, bolt, create_web(bolt, services, slack.signing_secret, alerts)
+        )
 
 
 def production_endpoints(settings: Settings) -> tuple[SlackEndpoint, AzureEndpoint]:

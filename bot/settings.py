@@ -55,6 +55,8 @@ class Runtime:
     # Keys the audit log's HMAC layer; on App Service a Key Vault reference can supply them.
     audit_key: Secret | None = None
     audit_key_previous: Secret | None = None
+    # Grafana's webhook hmacConfig secret: set, /alerts/grafana also needs a valid signature.
+    grafana_hmac_secret: Secret | None = None
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> Runtime:
@@ -81,6 +83,7 @@ class Runtime:
             alert_token=secret("DEPLOYBOT_ALERT_TOKEN"),
             audit_key=secret("DEPLOYBOT_AUDIT_KEY"),
             audit_key_previous=secret("DEPLOYBOT_AUDIT_KEY_PREVIOUS"),
+            grafana_hmac_secret=secret("DEPLOYBOT_GRAFANA_HMAC_SECRET"),
         )
 
     def audit_keyring(self) -> Keyring | None:

@@ -15,7 +15,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from bot import envelope, signing
 from bot.listeners.actions import REJECT_VIEW
@@ -35,8 +35,15 @@ LISTENERS = envelope.Listeners(
 REFUSED = "slack.request_refused"
 
 
-def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -> Starlette:
-    """``signing_secret`` None (Socket Mode) means there is no /slack/events route at all:
+def create_web(
+    bolt: AsyncApp,
+    services: Services,
+    signing_secret: str | None,
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """``extra_routes``: mounted beside these (the /alerts/* webhooks, ``bot.alerts.http``).
+
+    ``signing_secret`` None (Socket Mode) means there is no /slack/events route at all:
     events come over the socket, and nothing unsigned is ever dispatched."""
     metrics = services.metrics
     readiness = services.readiness
@@ -141,5 +148,6 @@ def create_web(bolt: AsyncApp, services: Services, signing_secret: str | None) -
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
+            *extra_routes,
         ]
     )

@@ -16,6 +16,7 @@ from commands.requests import (
     Lock,
     Request,
     Rollback,
+    Stats,
     Status,
     Strategy,
     Unlock,
@@ -34,6 +35,7 @@ DEPLOY_USAGE = (
     "/deploy lock <env> [reason]\n"
     "/deploy unlock <env>\n"
     "/deploy cancel <env|id>\n"
+    "/deploy stats [env] [--since 30d]\n"
     "/deploy help"
 )
 CANARY_USAGE = (
@@ -93,6 +95,9 @@ def _deploy_command(words: list[str], envs: Mapping[str, str]) -> Request:
     if head == "history":
         positional, opts = _options(rest, flags=(), valued=("--limit",))
         return History(_optional_env(positional, envs, "history"), _limit(opts.get("--limit")))
+    if head == "stats":
+        positional, opts = _options(rest, flags=(), valued=("--since",))
+        return Stats(_optional_env(positional, envs, "stats"), _days(opts.get("--since")))
     if head == "lock":
         if not rest:
             raise _Refusal("Say which environment to lock.")
@@ -215,6 +220,15 @@ def _reason(text: str | None) -> str | None:
     if len(reason) > MAX_REASON:
         raise _Refusal(f"The reason is too long ({len(reason)} characters; at most {MAX_REASON}).")
     return reason
+
+
+def _days(text: str | None) -> int:
+    if text is None:
+        return 30
+    match = re.fullmatch(r"(\d{1,3})d?", text.strip().lower())
+    if not match or not 1 <= int(match[1]) <= 365:
+        raise _Refusal("`--since` takes a number of days from 1 to 365, like 30d.")
+    return int(match[1])
 
 
 def _limit(text: str | None) -> int:

@@ -72,4 +72,10 @@ class UsageError:
     usage: str
 
 
-Request = Help | Status | History | Lock | Unlock | Cancel | Deploy | Rollback
+@dataclass(frozen=True)
+class Stats:
+    environment: str | None
+    days: int
+
+
+Request = Help | Status | History | Lock | Unlock | Cancel | Deploy | Rollback | Stats

@@ -30,6 +30,7 @@ from storage.errors import (
     SchemaError,
     StorageError,
 )
+from storage.incidents import Incident, IncidentAlert, Incidents, Received
 from storage.locks import Lock, LockHeld, LockKind, Locks
 from storage.store import Store
 
@@ -51,6 +52,9 @@ __all__ = [
     "DeploymentKind",
     "Deployments",
     "ExportFormat",
+    "Incident",
+    "IncidentAlert",
+    "Incidents",
     "InvalidValueError",
     "Keyring",
     "Lock",
@@ -59,6 +63,7 @@ __all__ = [
     "Locks",
     "NotFoundError",
     "Opening",
+    "Received",
     "SchemaError",
     "Step",
     "StepStatus",

@@ -7,12 +7,14 @@ from typing import Any, assert_never
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.incidents.stats import stats_answer
 from bot.render import answers
 from bot.render import deploys as rendering
 from bot.services import Services
 from bot.settings import Settings
 from commands import policy
 from commands.deploy_results import ConfirmRollback
+from commands.incidents.stats import dora_stats
 from commands.parse import environment_words, parse
 from commands.plan import Plan
 from commands.requests import (
@@ -23,6 +25,7 @@ from commands.requests import (
     Lock,
     Request,
     Rollback,
+    Stats,
     Status,
     Unlock,
     UsageError,
@@ -84,6 +87,9 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
                 return answers.usage(request, text)
             case Help():
                 return answers.help_message(config)
+            case Stats():
+                found = await dora_stats(services.store, config, request, now)
+                return stats_answer(found, request)
             case Status():
                 return answers.status(await desk.status(request.environment), now)
             case History():

@@ -16,7 +16,7 @@ from commands.config.durations import Duration
 
 SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 NAME = re.compile(r"^[a-z][a-z0-9-]*$")
-RESERVED_WORDS = frozenset({"status", "history", "lock", "unlock", "help"})
+RESERVED_WORDS = frozenset({"status", "history", "lock", "unlock", "help", "stats"})
 HealthCheckName = Literal[
     "health",
     "ready",
@@ -176,6 +176,19 @@ class Approvals(Frozen):
     expires_after: Duration = timedelta(minutes=30)
 
 
+class EnvironmentIncidents(Frozen):
+    """How alerts find this environment, and its own automatic-rollback window.
+
+    ``match``: label sets, any one of which must all be equal on an alert (e.g.
+    ``{service: virtualqueue, env: production}``). ``resources``: extra Azure resource IDs
+    (the environment's own sites and slots always map to it).
+    """
+
+    match: tuple[dict[str, str], ...] = ()
+    resources: tuple[str, ...] = ()
+    auto_rollback_within: Duration | None = None
+
+
 class Environment(Frozen):
     name: str
     aliases: tuple[str, ...] = ()
@@ -190,6 +203,7 @@ class Environment(Frozen):
     health: Health = Health()
     canary: Canary = Canary()
     hooks: Hooks = Hooks()
+    incidents: EnvironmentIncidents = EnvironmentIncidents()
 
     @model_validator(mode="after")
     def _topology_matches_resources(self) -> Environment:
@@ -260,8 +274,18 @@ class Freeze(Frozen):
 
 
 class Incidents(Frozen):
+    """Where incident threads go and how alerts are grouped (PRODUCT §5).
+
+    ``environment_labels``: alert labels whose value, when it names an environment or one of
+    its aliases, maps the alert there (e.g. ``[env, environment]``). ``cooldown``: a re-fire
+    this soon after an incident was resolved reopens it; later, it starts a new one.
+    ``auto_rollback_within`` is the default for environments that do not set their own.
+    """
+
     channel: str = "#incidents"
     auto_rollback_within: Duration | None = None
+    environment_labels: tuple[str, ...] = ()
+    cooldown: Duration = timedelta(minutes=30)
 
 
 class Audit(Frozen):

@@ -271,25 +271,28 @@ async def production(
     tmp_path: Path,
     mode: str = "serve",
     tune: Callable[[dict[str, Any]], None] | None = None,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[Production]:
-    """``tune`` changes the sandbox's configuration before the bot first reads it."""
+    """``tune`` changes the sandbox's configuration before the bot first reads it; ``env``
+    adds variables to the bot's environment (say ``DEPLOYBOT_ALERT_TOKEN``)."""
     async with (
         sandbox_process(tmp_path, tune) as (sandbox, config_file),
         fake_slack() as slack,
     ):
         database = tmp_path / "deploybot.db"
-        env = {
+        variables = {
             **base_env(),
             **sandbox.variables,
             "SLACK_BOT_TOKEN": slack.bot_token,
             "SLACK_API_URL": f"{slack.url}/api/",
             "DEPLOYBOT_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+            **(env or {}),
         }
         if mode == "serve":
-            env["SLACK_SIGNING_SECRET"] = slack.signing_secret
+            variables["SLACK_SIGNING_SECRET"] = slack.signing_secret
         else:
-            env["SLACK_APP_TOKEN"] = slack.app_token
-        bot = BotProcess(mode, tmp_path, env, config_file)
+            variables["SLACK_APP_TOKEN"] = slack.app_token
+        bot = BotProcess(mode, tmp_path, variables, config_file)
         slack.bot_url = bot.url
         await bot.start()
         try:

@@ -38,6 +38,11 @@ def sandbox_mapping(
         urls = _urls(env.get("topology"), azure, world, app_url, front_door_url)
         if urls is not None:
             env["urls"] = urls
+    # Alerts find the sandbox's environments by an env/environment label naming one (or an
+    # alias), or by a site or slot of its own in alertTargetIDs (always on, see mapping.py).
+    incidents = mapping.get("incidents")
+    if isinstance(incidents, dict):
+        incidents.setdefault("environment_labels", ["env", "environment"])
     return mapping
 
 

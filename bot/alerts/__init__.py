@@ -1,0 +1,1 @@
+"""The alert webhooks: /alerts/alertmanager, /alerts/azure-monitor, /alerts/grafana."""

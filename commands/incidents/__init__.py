@@ -1,0 +1,1 @@
+"""Incidents from monitoring alerts: parsing, mapping to environments, grouping, policy."""

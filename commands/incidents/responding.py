@@ -1,0 +1,221 @@
+"""What people do with an incident: acknowledge, resolve, roll back (through the normal
+rollback path, ``Deploys.rollback``), and what the end of that rollback records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from commands import policy
+from commands.config.model import Config
+from commands.deploy_results import Answer, Busy, Started
+from commands.deploys import Deploys
+from commands.incidents.intake import IncidentNotifier
+from commands.results import Refused
+from storage import Deployment, Incident, Incidents, Store
+
+NOT_REAL = frozenset({"rejected", "expired", "cancelled"})
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    """The button's promise: from what is live to the version before the last deployment."""
+
+    environment: str
+    current: str | None
+    target: str
+
+
+class Responder:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        incidents: Incidents,
+        deploys: Deploys,
+        clock: Callable[[], datetime],
+        notifier: IncidentNotifier,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.incidents = incidents
+        self.deploys = deploys
+        self.clock = clock
+        self.notifier = notifier
+
+    # -- acknowledge / resolve ---------------------------------------------------------------
+    async def acknowledge(self, actor: str, incident_id: str) -> Answer | Refused:
+        now = self.clock()
+        done = await self.incidents.transition(
+            incident_id,
+            from_states=("open",),
+            state="acknowledged",
+            acknowledged_at=now,
+            acknowledged_by=actor,
+        )
+        if done is None:
+            return await self._not_now(incident_id, "acknowledge")
+        await self._audit(actor, "incident.acknowledged", done)
+        await self.notifier.note(done.id, f"Acknowledged by {name(actor)}.")
+        await self.notifier.changed(done.id)
+        return Answer(f"You acknowledged incident {done.id}.")
+
+    async def unacknowledge(self, actor: str, incident_id: str) -> Answer | Refused:
+        done = await self.incidents.transition(
+            incident_id, from_states=("acknowledged",), state="open", acknowledged_by=None
+        )
+        if done is None:
+            return await self._not_now(incident_id, "unacknowledge")
+        await self._audit(actor, "incident.unacknowledged", done)
+        await self.notifier.note(done.id, f"Unacknowledged by {name(actor)}.")
+        await self.notifier.changed(done.id)
+        return Answer(f"Incident {done.id} is open again.")
+
+    async def resolve(self, actor: str, incident_id: str) -> Answer | Refused:
+        done = await self.incidents.transition(
+            incident_id,
+            from_states=("open", "acknowledged"),
+            state="resolved",
+            resolved_at=self.clock(),
+            resolved_by=actor,
+        )
+        if done is None:
+            return await self._not_now(incident_id, "resolve")
+        await self._audit(actor, "incident.resolved", done)
+        await self.notifier.note(done.id, f"Resolved by {name(actor)}.")
+        await self.notifier.changed(done.id)
+        return Answer(f"You resolved incident {done.id}.")
+
+    # -- roll back ---------------------------------------------------------------------------
+    async def rollback_plan(self, incident: Incident) -> RollbackPlan | str:
+        """What [Roll back to vX] would do, or why there is no such button."""
+        if incident.environment is None:
+            return "this alert maps to no environment, so there is nothing to roll back"
+        last = await self.last_deployment(incident)
+        if last is None:
+            return f"deploybot has no deployment on {incident.environment} to undo"
+        if last.from_version is None or last.from_version == last.version:
+            return f"the last deployment on {incident.environment} has no earlier version"
+        return RollbackPlan(incident.environment, last.version, last.from_version)
+
+    async def last_deployment(self, incident: Incident) -> Deployment | None:
+        if incident.deployment_id is None:
+            return None
+        return await self.store.deployments.get(incident.deployment_id)
+
+    async def rollback(
+        self, actor: str, incident_id: str, groups: policy.Groups
+    ) -> Started | Busy | Refused | Answer:
+        incident = await self.incidents.get(incident_id)
+        if incident is None:
+            return Answer("I don't know that incident.")
+        plan = await self.rollback_plan(incident)
+        if isinstance(plan, str):
+            return Refused(f"I can't roll back from here: {plan}")
+        env = self.config.environments[plan.environment]
+        decision = policy.may_operate(self.config, env, actor, groups)
+        if not decision.allowed:
+            await self._audit(actor, "incident.rollback_refused", incident, reason=decision.reason)
+            return Refused(decision.reason, decision.ask)
+        if incident.rollback_id is not None:
+            return Answer(
+                f"A rollback for this incident was already started ({incident.rollback_id})."
+            )
+        newer = await self.newer_deployment(incident)
+        if newer is not None:
+            await self._audit(
+                actor, "incident.rollback_refused", incident, reason="newer deployment"
+            )
+            return Refused(
+                f"a newer deployment exists since this alert: {newer.version} "
+                f"({newer.kind} {newer.id}, {newer.state})",
+                hint=f"If {plan.target} is still right, use /rollback {env.name} {plan.target}.",
+            )
+        result = await self.deploys.rollback(
+            actor,
+            env.name,
+            plan.target,
+            f"incident {incident.id}: {incident.title}",
+            groups,
+            f"incident:{incident.id}",
+        )
+        if isinstance(result, Started):
+            await self.linked(actor, incident, result, plan)
+        return result
+
+    async def linked(
+        self,
+        actor: str,
+        incident: Incident,
+        started: Started,
+        plan: RollbackPlan,
+        *,
+        automatic: bool = False,
+    ) -> None:
+        """Tie the rollback job to the incident: its end is posted in the incident thread."""
+        # When the last deployment is still being watched it rolls itself back (signalled):
+        # then its own id names the job whose end we wait for.
+        rollback_id = started.deployment_id
+        await self.incidents.update(incident.id, rollback_id=rollback_id)
+        await self._audit(
+            actor, "incident.rollback", incident, deployment=rollback_id, target=plan.target
+        )
+        who = (
+            "Automatic rollback (a critical alert soon after a deployment):"
+            if automatic
+            else (f"{name(actor)} started a rollback of {plan.environment}:")
+        )
+        await self.notifier.note(
+            incident.id,
+            f"{who} "
+            f"{plan.current or '?'} → {plan.target} (deployment {rollback_id}); "
+            "its progress is on its card in the deploys channel.",
+        )
+        await self.notifier.changed(incident.id)
+
+    async def deployment_finished(self, deployment_id: str) -> None:
+        """A job ended: if an incident started it, record the mitigation and say so."""
+        incident = await self.incidents.by_rollback(deployment_id)
+        d = await self.store.deployments.get(deployment_id)
+        if incident is None or d is None or incident.mitigated_at is not None:
+            return
+        took = ((d.finished_at or self.clock()) - d.created_at).total_seconds()
+        if d.state in ("succeeded", "rolled_back"):
+            live = d.version if d.kind == "rollback" else d.from_version
+            await self.incidents.update(incident.id, mitigated_at=d.finished_at or self.clock())
+            await self._audit("deploybot", "incident.mitigated", incident, deployment=d.id)
+            await self.notifier.note(incident.id, f"Traffic back on {live} after {took:.0f} s.")
+        else:
+            await self.notifier.note(
+                incident.id, f"The rollback {d.id} ended {d.state} after {took:.0f} s."
+            )
+        await self.notifier.changed(incident.id)
+
+    async def newer_deployment(self, incident: Incident) -> Deployment | None:
+        assert incident.environment is not None
+        for d in await self.store.deployments.latest(incident.environment, limit=10):
+            if d.created_at <= incident.triggered_at:
+                break
+            if d.id != incident.deployment_id and not d.is_dry_run and d.state not in NOT_REAL:
+                return d
+        return None
+
+    async def _not_now(self, incident_id: str, what: str) -> Answer:
+        incident = await self.incidents.get(incident_id)
+        if incident is None:
+            return Answer("I don't know that incident.")
+        return Answer(f"Incident {incident.id} is {incident.state}: nothing to {what}.")
+
+    async def _audit(self, actor: str, action: str, incident: Incident, **details: object) -> None:
+        await self.store.audit.append(
+            actor,
+            action,
+            environment=incident.environment,
+            details={"incident": incident.id, **details},
+        )
+
+
+def name(user: str) -> str:
+    """A user in the incident log, without a mention: nobody is paged by the log."""
+    return f"`{user}`"
