@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot import envelope, signing
+from bot.incidents.render import ACK, RESOLVE, ROLLBACK, UNACK
 from bot.listeners.actions import REJECT_VIEW
 from bot.listeners.commands import COMMANDS
 from bot.quiet import Summary
@@ -29,7 +30,10 @@ MAX_BODY = 1_000_000
 #: if this and the registrations drift apart.
 LISTENERS = envelope.Listeners(
     commands=frozenset(COMMANDS),
-    actions=frozenset({"deploy.approve", "deploy.reject", "deploy.rollback", "rollback.confirm"}),
+    actions=frozenset(
+        {"deploy.approve", "deploy.reject", "deploy.rollback", "rollback.confirm"}
+        | {ACK, UNACK, RESOLVE, ROLLBACK}  # the incident card's buttons
+    ),
     views=frozenset({REJECT_VIEW}),
 )
 REFUSED = "slack.request_refused"

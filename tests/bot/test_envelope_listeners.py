@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.listeners import actions, commands
+from bot.listeners import actions, commands, incidents
 from bot.web import LISTENERS
 
 from .conftest import Edge
@@ -40,6 +40,7 @@ async def test_the_edge_knows_every_registered_listener(edge: Edge) -> None:
     app = Recorder()
     commands.register(app, edge.settings, edge.services)  # type: ignore[arg-type]
     actions.register(app, edge.settings, edge.services)  # type: ignore[arg-type]
+    incidents.register(app, edge.settings, edge.services, None)  # type: ignore[arg-type]
     assert app.registered == {
         "command": set(LISTENERS.commands),
         "action": set(LISTENERS.actions),
