@@ -171,17 +171,23 @@ class SyntheticLoad:
     ) -> None:
         """Wait until ``door`` (or every door) has had ``count`` requests answered or failed."""
         stats = [self.stats(door)] if door else list(self._stats.values())
+        await self._until(lambda: all(s.answered + s.failed >= count for s in stats), timeout)
 
-        def done() -> bool:
-            return all(s.answered + s.failed >= count for s in stats)
+    async def until_idle(
+        self,
+        timeout: float = 10.0,  # noqa: ASYNC109 - mirrors the sandbox's other waits
+    ) -> None:
+        """Wait until no request of the load is open (after ``set_rate(0)``: all answered)."""
+        await self._until(lambda: not self._requests, timeout)
 
+    async def _until(self, done: Callable[[], bool], timeout_s: float) -> None:
         if done():
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         entry = (done, future)
         self._waiters.append(entry)
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout_s):
                 await future
         finally:
             with contextlib.suppress(ValueError):
