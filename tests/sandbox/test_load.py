@@ -203,3 +203,15 @@ async def test_the_command_line_turns_it_on_by_default(sb: Sandbox) -> None:
     assert _parse(["--load", "0"]).load == 0
     sb.load.set_rate(10)
     assert "Load:       10 requests/s per front door" in banner(sb)
+
+
+async def test_the_console_load_line(sb: Sandbox) -> None:
+    from bot.console.faults import apply_load
+
+    assert apply_load(sb, "12").startswith("(load: 12 requests/s per front door; sent so far: ")
+    assert sb.load.rps == 12
+    assert apply_load(sb, "").startswith("(load: 12 requests/s")
+    assert apply_load(sb, "0 rps").startswith("(load: 0 requests/s")
+    for bad in ("lots", "-3"):
+        with pytest.raises(ValueError, match="load takes requests a second"):
+            apply_load(sb, bad)
