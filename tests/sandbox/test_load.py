@@ -215,3 +215,16 @@ async def test_the_console_load_line(sb: Sandbox) -> None:
     for bad in ("lots", "-3"):
         with pytest.raises(ValueError, match="load takes requests a second"):
             apply_load(sb, bad)
+
+
+async def test_scrapes_of_metrics_are_not_counted_as_traffic(
+    azure: SdkClients, sb: Sandbox, http: aiohttp.ClientSession
+) -> None:
+    for _ in range(3):
+        async with http.get(sb.app_url(CANARY) + "/metrics") as response:
+            assert response.status == 200
+    result = await azure.monitor.metrics.list(
+        sb.world.unit(CANARY).resource_id, timespan=SPAN, interval="PT1M", metricnames="Requests"
+    )
+    assert result.value[0].timeseries[0].data[0].total == 0
+    assert sb.served(CANARY)["total"] == 3  # the host did answer them
