@@ -3,6 +3,10 @@
     async with start_prometheus(tmp_path, sandbox_targets(sb, "prod")) as url:
         await until_scraped(url, ["blue", "green"], after=datetime.now(UTC))
         ... PrometheusReader(http, url).read("green", start, end) ...
+        await until_result(url, 'ALERTS{alertname="CanaryErrors",alertstate="firing"}')
+
+Prometheus loads its targets about 5 s after it is ready (its scrape manager reloads on a 5 s
+tick), so the first ``until_scraped`` takes that long; start the load before, not after.
 
 Every target is scraped at its ``/metrics`` with a ``target`` label (the bot's target name,
 ``production``/``green`` or ``blue``/``green``/``canary``), plus any common ``labels``.
@@ -193,6 +197,17 @@ async def query(url: str, promql: str, at: datetime | None = None) -> list[dict[
     if body.get("status") != "success":
         raise AssertionError(f"{promql}: {body}")
     result: list[dict[str, Any]] = body["data"]["result"]
+    return result
+
+
+async def until_result(url: str, promql: str, timeout_s: float = 15.0) -> list[dict[str, Any]]:
+    """Wait until an instant query returns something (e.g. ``ALERTS{alertstate="firing"}``)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not (result := await query(url, promql)):
+        if loop.time() > deadline:
+            raise TimeoutError(f"{promql} returned nothing within {timeout_s:g} s")
+        await asyncio.sleep(0.1)  # an outside process: its progress can only be polled
     return result
 
 

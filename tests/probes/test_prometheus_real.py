@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import yaml
 from azure.mgmt.trafficmanager.models import Endpoint
 
 from commands.platform.base import MetricSeries
@@ -16,11 +17,12 @@ from tests.prometheus_server import (
     needs_prometheus,
     query,
     sandbox_targets,
+    scrape_config,
     start_prometheus,
+    until_result,
     until_scraped,
 )
 
-pytestmark = needs_prometheus
 PROD_RG, TM = "rg-virtualqueue-prod", "virtualqueue-production-tm"
 
 
@@ -34,6 +36,7 @@ async def _read(
     return {target: await reader.read(target, start, end) for target in ("blue", "green", "canary")}
 
 
+@needs_prometheus
 async def test_requests_errors_and_p95_track_a_version_fault(
     tmp_path: Path, http: httpx.AsyncClient
 ) -> None:
@@ -74,3 +77,36 @@ async def test_requests_errors_and_p95_track_a_version_fault(
     assert green.latency_ms is not None and 250 <= green.latency_ms <= 500
     assert blue.latency_ms is not None and blue.latency_ms < 100
     assert green.source == "prometheus" and green.latency_kind == "p95"
+
+
+def test_the_generated_config_labels_each_target_with_its_name() -> None:
+    config = scrape_config(
+        {"blue": "http://127.0.0.1:4001", "canary": "http://127.0.0.1:4002"},
+        "2s",
+        ["rules-0.yml"],
+        labels={"environment": "prod"},
+        alertmanagers=["http://127.0.0.1:9093"],
+    )
+    assert config["global"]["scrape_interval"] == config["global"]["evaluation_interval"] == "2s"
+    assert config["scrape_configs"][0]["static_configs"] == [
+        {"targets": ["127.0.0.1:4001"], "labels": {"environment": "prod", "target": "blue"}},
+        {"targets": ["127.0.0.1:4002"], "labels": {"environment": "prod", "target": "canary"}},
+    ]
+    assert config["rule_files"] == ["rules-0.yml"]
+    manager = config["alerting"]["alertmanagers"][0]
+    assert manager["static_configs"] == [{"targets": ["127.0.0.1:9093"]}]
+    assert "alerting" not in scrape_config({})
+
+
+@needs_prometheus
+async def test_rule_files_are_loaded_and_evaluated(tmp_path: Path, http: httpx.AsyncClient) -> None:
+    rules = tmp_path / "canary.yml"
+    alert = {"alert": "CanaryDown", "expr": "vector(1)", "labels": {"severity": "page"}}
+    rules.write_text(yaml.safe_dump({"groups": [{"name": "canary", "rules": [alert]}]}))
+    async with start_prometheus(tmp_path, {}, rule_files=[rules]) as url:
+        answer = (await http.get(f"{url}/api/v1/rules")).json()
+        groups = answer["data"]["groups"]
+        assert [g["name"] for g in groups] == ["canary"]
+        assert groups[0]["rules"][0]["name"] == "CanaryDown"
+        firing = await until_result(url, 'ALERTS{alertname="CanaryDown",alertstate="firing"}')
+        assert firing[0]["metric"]["severity"] == "page"
