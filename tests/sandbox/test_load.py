@@ -11,6 +11,7 @@ from azure.mgmt.trafficmanager.models import Endpoint
 from azure.mgmt.web.models import Experiments, RampUpRule, SiteConfigResource
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.console.faults import apply_load
 from commands.platform.sandbox import Sandbox, SandboxError
 from commands.platform.sandbox.cli import _parse, banner
 from commands.platform.sandbox.clients import SdkClients
@@ -206,8 +207,6 @@ async def test_the_command_line_turns_it_on_by_default(sb: Sandbox) -> None:
 
 
 async def test_the_console_load_line(sb: Sandbox) -> None:
-    from bot.console.faults import apply_load
-
     assert apply_load(sb, "12").startswith("(load: 12 requests/s per front door; sent so far: ")
     assert sb.load.rps == 12
     assert apply_load(sb, "").startswith("(load: 12 requests/s")
