@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=0, help="ARM HTTPS port (default: any free)")
     sandbox.add_argument("--env-file", type=Path, help="write AZURE_* variables to this file")
     sandbox.add_argument("--config-out", type=Path, help="write a deploybot.yml for the sandbox")
+    sandbox.add_argument(
+        "--load",
+        type=float,
+        metavar="RPS",
+        help="synthetic requests/s per front door (default: the sandbox's, 10; 0 = off)",
+    )
     check = with_config(sub.add_parser("check", help="validate the config and print a summary"))
     check.add_argument(
         "--live", action="store_true", help="also check Azure resources and Slack auth"
@@ -148,7 +154,7 @@ def run(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
     if mode == "sandbox":
         from commands.platform.sandbox.cli import main as sandbox_main
 
-        return sandbox_main(args.port, args.env_file, args.config_out, out)
+        return sandbox_main(args.port, args.env_file, args.config_out, out, args.load)
     if mode in ("console", "demo"):
         from bot.console.cli import console, demo
 

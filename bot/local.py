@@ -67,10 +67,12 @@ async def local_world(
     seed: int | None = 7,
     workspace: Workspace | None = None,
     system: SandboxSystem | None = None,
+    load_rps: float = 0.0,
 ) -> AsyncIterator[World]:
+    """``load_rps``: synthetic requests a second the sandbox sends to each front door."""
     ws = workspace or reference_workspace()
     async with (
-        Sandbox.start(system or SandboxSystem.reference(), seed=seed) as sb,
+        Sandbox.start(system or SandboxSystem.reference(), seed=seed, load_rps=load_rps) as sb,
         SlackEmulator.start(ws, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET) as emu,
     ):
         yield World(sb, ws, emu)
@@ -166,10 +168,13 @@ async def local_stack(
     publisher_interval: float = 0.3,
     seed: int | None = 7,
     workspace: Workspace | None = None,
+    load_rps: float = 0.0,
 ) -> AsyncIterator[LocalStack]:
     """Start everything on loopback ports; ``config`` (a user's file) replaces the sandbox's."""
     async with contextlib.AsyncExitStack() as stack:
-        world = await stack.enter_async_context(local_world(seed=seed, workspace=workspace))
+        world = await stack.enter_async_context(
+            local_world(seed=seed, workspace=workspace, load_rps=load_rps)
+        )
         if database_url is None:
             scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="deploybot-"))
             database_url = f"sqlite+aiosqlite:///{Path(scratch) / 'deploybot.db'}"

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from commands.platform.sandbox import Sandbox
+from commands.platform.sandbox import Sandbox, SandboxError
 
 FAULT_HELP = """  fault version V [unhealthy] [error_rate=R] [latency_ms=N] [missing]
                     make version V misbehave wherever it runs
   fault app APP [SLOT] [down] [error_rate=R] [latency_ms=N] [slow_start_s=S]
   fault arm KIND [match=TEXT] [times=N] [seconds=S]
                     KIND: throttle, server_error, slow_lro, swap_failed, hang
-  fault clear       everything behaves again"""
+  fault clear       everything behaves again
+  load RPS          synthetic requests/s on every front door (0 = off; load: show it)"""
 FLAGS = {"unhealthy": "unhealthy", "down": "down", "missing": "missing_artifact"}
 NUMBERS = {
     "error_rate": float,
@@ -48,6 +49,19 @@ def apply_fault(sandbox: Sandbox, words: list[str]) -> str:
         sandbox.faults.arm(positional[0], **options)  # type: ignore[arg-type]
         return f"(Azure will answer {positional[0]} {_describe(options)})"
     raise ValueError(f"not a fault I know: {' '.join(words)}; type help")
+
+
+def apply_load(sandbox: Sandbox, rest: str) -> str:
+    load = sandbox.load
+    if rest.strip():
+        try:
+            load.set_rate(float(rest.strip().removesuffix("rps").strip()))
+        except (ValueError, SandboxError):
+            message = f"load takes requests a second (0 = off), not {rest.strip()!r}"
+            raise ValueError(message) from None
+    doors = load.snapshot()["doors"]
+    sent = ", ".join(f"{door} {stats['sent']}" for door, stats in doors.items())
+    return f"(load: {load.rps:g} requests/s per front door; sent so far: {sent})"
 
 
 def _describe(options: dict[str, object]) -> str:

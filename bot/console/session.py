@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.console.faults import FAULT_HELP, apply_fault
+from bot.console.faults import FAULT_HELP, apply_fault, apply_load
 from bot.local import LocalStack, Overrides, local_stack, quick_checks
 from bot.settings import Settings
 from bot.slackemu.errors import EmulatorError
@@ -38,6 +38,8 @@ CONSOLE_HELP = f"""Type what you would type in Slack: /deploy help, /deploy stat
 {FAULT_HELP}
   help              this text;  quit  leaves"""
 WAIT_LIMIT_S = 120.0
+CONSOLE_LOAD_RPS = 10.0
+"""Synthetic requests a second on each front door, so canaries have traffic to judge."""
 
 
 @dataclass
@@ -100,6 +102,8 @@ class Console:
             return await self._wait(rest.strip())
         if word == "fault":
             return [apply_fault(self.stack.sandbox, shlex.split(rest))]
+        if word == "load":
+            return [apply_load(self.stack.sandbox, rest)]
         if word == "users":
             return self._users()
         if word == "help":
@@ -283,6 +287,7 @@ async def open_console(
         overrides=overrides if built_in else None,
         config=None if built_in else settings,
         database_url=database_url or settings.runtime.database_url,
+        load_rps=CONSOLE_LOAD_RPS,
     ) as stack:
         console = Console(stack, database_url=database_url or settings.runtime.database_url)
         console.seen = len(stack.ws.changes)

@@ -240,6 +240,8 @@ async def sandbox_process(
         "-m",
         "bot",
         "sandbox",
+        "--load",
+        "0",  # tests that want users make their own traffic, so counts stay theirs
         "--env-file",
         str(env_file),
         "--config-out",

@@ -5,11 +5,13 @@
         sb.app_url("virtualqueue-staging", "green")               # one app/slot host
         sb.front_door_url("virtualqueue-production-tm")            # split by TM weights
         sb.faults.app(...) / .version(...) / .arm(...) / .clear()  # misbehave on purpose
+        sb.load.set_rate(20)                                       # requests/s per front door
 
 Modules: ``system`` (what exists at start), ``resources``/``world`` (the live model),
 ``lifecycle`` (settings, restarts, swaps), ``arm*``/``lro`` (the ARM routes), ``identity``
 (token endpoint), ``apps`` (fake app servers), ``frontdoor``, ``metrics``/``arm_monitor``
-(Azure Monitor), ``faults``, ``admin``/``artifacts`` (the plain-http side), ``tls``, ``cli``.
+(Azure Monitor), ``load`` (synthetic traffic), ``faults``, ``admin``/``artifacts`` (the
+plain-http side), ``tls``, ``cli``.
 ``clients`` builds the real aio SDK clients against a sandbox (it imports the slow SDK, so it
 is not imported here).
 """

@@ -1,7 +1,8 @@
 """A small HTTP admin API beside the artifact store (plain http): state and fault switches.
 
 GET /admin/state · GET /admin/faults · POST /admin/faults/app | version | arm | release-lro ·
-DELETE /admin/faults · GET /admin/arm-requests?limit=N
+DELETE /admin/faults · GET /admin/arm-requests?limit=N ·
+GET /admin/load · POST /admin/load {"rps": 5} (synthetic requests a second per front door)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aiohttp import web
 
 from commands.platform.sandbox.errors import SandboxError
 from commands.platform.sandbox.faults import Faults
+from commands.platform.sandbox.load import SyntheticLoad
 from commands.platform.sandbox.recording import ArmLog
 
 
@@ -43,11 +45,16 @@ def _call(
 
 class AdminApi:
     def __init__(
-        self, faults: Faults, state: Callable[[], dict[str, Any]], arm_log: ArmLog
+        self,
+        faults: Faults,
+        state: Callable[[], dict[str, Any]],
+        arm_log: ArmLog,
+        load: SyntheticLoad,
     ) -> None:
         self._faults = faults
         self._state = state
         self._log = arm_log
+        self._load = load
 
     async def handle(self, request: web.BaseRequest) -> web.Response:
         path = request.path.rstrip("/").lower()
@@ -62,6 +69,12 @@ class AdminApi:
                 return _answer(200, {"ok": True, "faults": self._faults.snapshot()})
             if path == "/admin/arm-requests" and method == "GET":
                 return self._arm_requests(request)
+            if path == "/admin/load" and method == "GET":
+                return _answer(200, self._load.snapshot())
+            if path == "/admin/load" and method == "POST":
+                payload = await self._payload(request)
+                _call(self._load.set_rate, payload, ("rps",))
+                return _answer(200, {"ok": True, "load": self._load.snapshot()})
             if path == "/admin/faults/release-lro" and method == "POST":
                 self._faults.release_lro()
                 return _answer(200, {"ok": True})

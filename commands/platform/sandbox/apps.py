@@ -89,7 +89,9 @@ class AppFleet:
         response.headers["X-App-Version"] = process.version
         status = response.status
         unit.served.update(("total", f"{status // 100}xx", str(status)))
-        if by_app and request.path != "/metrics":
+        if request.path == "/metrics":  # scrapes are not traffic, for the app nor for Monitor:
+            return response  # all three metric sources count the same requests
+        if by_app:
             process.counters.observe(status, duration)
         self._store.record(unit.resource_id, self._clock(), status, duration)
         return response

@@ -1,7 +1,8 @@
 """``deploybot sandbox``: run the local Azure sandbox in the foreground until Ctrl+C / SIGTERM.
 
 Also runnable alone: ``python -m commands.platform.sandbox.cli [--port P] [--env-file PATH]
-[--config-out PATH]``.
+[--config-out PATH] [--load RPS]``. ``--load`` sets the synthetic requests a second sent to
+each front door (default 10; 0 turns it off; ``POST /admin/load {"rps": N}`` changes it later).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from commands.platform.sandbox.sandbox import Sandbox
 from commands.platform.sandbox.system import SandboxSystem
 
 READY_LINE = "Sandbox ready. Press Ctrl+C to stop."
+DEFAULT_LOAD_RPS = 10.0
 
 
 def env_file_text(env: dict[str, str]) -> str:
@@ -35,6 +37,8 @@ def banner(sb: Sandbox) -> str:
         f"Admin API:  {sb.admin_url}/admin/state   (POST /admin/faults/app|version|arm, "
         "DELETE /admin/faults)",
         f"Artifacts:  {sb.artifact_url('{version}')}",
+        f"Load:       {sb.load.rps:g} requests/s per front door   (POST /admin/load "
+        '{"rps": N}, 0 = off)',
         "",
         "Apps:",
     ]
@@ -55,8 +59,10 @@ def _write_files(sb: Sandbox, env_file: Path | None, config_out: Path | None) ->
         config_out.write_text(sb.config_yaml(), encoding="utf-8")
 
 
-async def _run(port: int, env_file: Path | None, config_out: Path | None, out: TextIO) -> int:
-    async with Sandbox.start(SandboxSystem.reference(), port=port) as sb:
+async def _run(
+    port: int, env_file: Path | None, config_out: Path | None, out: TextIO, load_rps: float
+) -> int:
+    async with Sandbox.start(SandboxSystem.reference(), port=port, load_rps=load_rps) as sb:
         try:
             _write_files(sb, env_file, config_out)
         except OSError as error:
@@ -83,10 +89,20 @@ async def _run(port: int, env_file: Path | None, config_out: Path | None, out: T
     return 0
 
 
-def main(port: int, env_file: Path | None, config_out: Path | None, out: TextIO) -> int:
-    """Run the sandbox until SIGINT/SIGTERM; 0 on a clean stop, 2 on bad input."""
+def main(
+    port: int,
+    env_file: Path | None,
+    config_out: Path | None,
+    out: TextIO,
+    load_rps: float | None = None,
+) -> int:
+    """Run the sandbox until SIGINT/SIGTERM; 0 on a clean stop, 2 on bad input.
+
+    ``load_rps``: synthetic requests a second per front door (None: ``DEFAULT_LOAD_RPS``).
+    """
+    rps = DEFAULT_LOAD_RPS if load_rps is None else load_rps
     try:
-        return asyncio.run(_run(port, env_file, config_out, out))
+        return asyncio.run(_run(port, env_file, config_out, out, rps))
     except SandboxError as error:
         print(f"deploybot sandbox: {error}", file=out)
         return 2
@@ -97,9 +113,16 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help="ARM HTTPS port (default: any free)")
     parser.add_argument("--env-file", type=Path, help="write the AZURE_* variables here")
     parser.add_argument("--config-out", type=Path, help="write a deploybot.yml for the sandbox")
+    parser.add_argument(
+        "--load",
+        type=float,
+        default=DEFAULT_LOAD_RPS,
+        metavar="RPS",
+        help=f"synthetic requests/s per front door (default {DEFAULT_LOAD_RPS:g}; 0 = off)",
+    )
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
     args = _parse(sys.argv[1:])
-    raise SystemExit(main(args.port, args.env_file, args.config_out, sys.stdout))
+    raise SystemExit(main(args.port, args.env_file, args.config_out, sys.stdout, args.load))

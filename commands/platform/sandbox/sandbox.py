@@ -31,6 +31,7 @@ from commands.platform.sandbox.frontdoor import FrontDoors
 from commands.platform.sandbox.identity import TokenEndpoint, is_identity_path
 from commands.platform.sandbox.lifecycle import Lifecycle
 from commands.platform.sandbox.listeners import Listener
+from commands.platform.sandbox.load import SyntheticLoad, check_rate
 from commands.platform.sandbox.lro import Operations
 from commands.platform.sandbox.metrics import MetricStore
 from commands.platform.sandbox.recording import ArmLog, Predicate, RecordedRequest
@@ -51,7 +52,14 @@ def _utc_now() -> datetime:
 class Sandbox:
     """A running sandbox. Make one with ``async with Sandbox.start(...) as sb``."""
 
-    def __init__(self, system: SandboxSystem, clock: Clock, seed: int | None, lro_polls: int):
+    def __init__(
+        self,
+        system: SandboxSystem,
+        clock: Clock,
+        seed: int | None,
+        lro_polls: int,
+        load_rps: float = 0.0,
+    ):
         self.system = system
         self.clock = clock
         base = random.Random(seed)
@@ -71,6 +79,8 @@ class Sandbox:
         self._side = Listener(self._side_handler)
         self._admin: AdminApi | None = None
         self._artifacts: ArtifactStore | None = None
+        self.load = SyntheticLoad(self.front_doors, load_rps)
+        """Steady requests through every front door: ``sb.load.set_rate(rps)``, 0 = off."""
 
     # Start and stop
 
@@ -84,9 +94,15 @@ class Sandbox:
         seed: int | None = None,
         *,
         lro_polls: int = 1,
+        load_rps: float = 0.0,
     ) -> AsyncIterator[Sandbox]:
-        """Run the sandbox for the ``async with`` block (``port`` = ARM HTTPS port, 0 = any)."""
-        sandbox = await cls.launch(system, port, clock, seed, lro_polls=lro_polls)
+        """Run the sandbox for the ``async with`` block (``port`` = ARM HTTPS port, 0 = any).
+
+        ``load_rps``: synthetic requests a second to each front door (0, the default: none).
+        """
+        sandbox = await cls.launch(
+            system, port, clock, seed, lro_polls=lro_polls, load_rps=load_rps
+        )
         try:
             yield sandbox
         finally:
@@ -101,13 +117,20 @@ class Sandbox:
         seed: int | None = None,
         *,
         lro_polls: int = 1,
+        load_rps: float = 0.0,
     ) -> Sandbox:
         """Start a sandbox that runs until ``await sandbox.aclose()``."""
         if not isinstance(port, int) or not 0 <= port <= 65535:
             raise SandboxError(f"port must be 0..65535, got {port!r}")
         if lro_polls < 0:
             raise SandboxError("lro_polls must not be negative")
-        sandbox = cls(system or SandboxSystem.reference(), clock or _utc_now, seed, lro_polls)
+        sandbox = cls(
+            system or SandboxSystem.reference(),
+            clock or _utc_now,
+            seed,
+            lro_polls,
+            check_rate(load_rps),
+        )
         try:
             await sandbox._open(port)
         except BaseException:
@@ -132,7 +155,7 @@ class Sandbox:
         )
         lifecycle.record_initial(list(self.world.units()))
         self._artifacts = ArtifactStore(self.faults)
-        self._admin = AdminApi(self.faults, self.state, self._arm_log)
+        self._admin = AdminApi(self.faults, self.state, self._arm_log, self.load)
 
         router: Router[ArmHandler] = Router()
         WebApi(self.world, lifecycle).register(router)
@@ -155,6 +178,8 @@ class Sandbox:
         )
         stack.push_async_callback(self._doors.aclose)
         await self._doors.start()
+        stack.push_async_callback(self.load.aclose)  # stops before the doors and apps do
+        await self.load.start()
 
     async def aclose(self) -> None:
         await self._stack.aclose()
@@ -230,6 +255,12 @@ class Sandbox:
             return self.app_url(name)
         raise SandboxError(f"no Traffic Manager profile or Web App named {name!r} in the sandbox")
 
+    def front_doors(self) -> dict[str, str]:
+        """Every front door (Traffic Manager profiles, then Web Apps with slots) and its URL."""
+        names = [p.name for p in self.world.profiles.values()]
+        names += [s.name for s in self.world.sites.values() if s.slots]
+        return {name: self.front_door_url(name) for name in names}
+
     def artifact_url(self, version: str) -> str:
         return f"{self.admin_url}{PREFIX}{self.system.artifact_folder}/{version}.zip"
 
@@ -298,7 +329,7 @@ class Sandbox:
 
     def state(self) -> dict[str, Any]:
         """A JSON summary: every app's version, settings and health, and the TM weights."""
-        return summary(
+        state = summary(
             self.world,
             self.faults,
             self.clock(),
@@ -312,3 +343,4 @@ class Sandbox:
                 "subscription_id": self.subscription_id,
             },
         )
+        return {**state, "load": self.load.snapshot()}
