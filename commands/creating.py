@@ -79,7 +79,7 @@ class Creation:
         # A rollback chooses its target in the pre-checks (it may switch back to what is there).
         context = (
             {"target": state.idle, "live": state.live, "previous_version": live, "method": "deploy"}
-            if kind == "deploy" and state.idle
+            if kind in ("deploy", "canary") and state.idle
             else {}
         )
         now = self.tools.clock()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from commands import policy
 from commands.approving import Approvals
@@ -14,11 +15,13 @@ from commands.creating import Creation, new_deployment_id
 from commands.deploy_audit import audit
 from commands.deploy_results import Answer, Busy, ConfirmRollback, Started, started
 from commands.jobs.base import JobTools
+from commands.jobs.canary_control import Action
 from commands.plan import Plan, make_plan
 from commands.requests import Cancel, Deploy, Rollback
 from commands.results import Refused
 from commands.rolling_back import Rollbacks
 from commands.runner import Runner
+from commands.steering import Steering
 from storage import Deployment
 
 
@@ -32,6 +35,7 @@ class Deploys:
         self.creation = Creation(tools, runner, self.approvals.expire, new_id)
         self.rollbacks = Rollbacks(tools, runner, self.creation)
         self.cancellations = Cancellations(tools, runner)
+        self.steering = Steering(tools, runner)
         self._in_flight: dict[str, asyncio.Lock] = {}
 
     @property
@@ -65,14 +69,8 @@ class Deploys:
             await audit(self.tools, actor, "deploy.refused", env.name, reason=decision.reason)
             return Refused(decision.reason, decision.ask)
         strategy = request.resolved_strategy(env.strategy)
-        if strategy == "canary":
-            await audit(
-                self.tools, actor, "deploy.refused", env.name, reason="canary not available"
-            )
-            return Refused(
-                "canary jobs are not available in this version of deploybot yet",
-                hint=f"Use /deploy {env.name} {request.version} bluegreen meanwhile.",
-            )
+        canary = strategy == "canary"
+        stages = list(request.stages or (s.percent for s in env.canary.stages)) if canary else []
         freeze = policy.active_freeze(self.config, env.name, self.tools.clock())
         if freeze and not request.force:
             await audit(
@@ -90,16 +88,22 @@ class Deploys:
                 self.tools, actor, "deploy.dry_run", env.name, version=request.version, ok=plan.ok
             )
             return plan
+        flags: dict[str, Any] = {
+            "force": request.force,
+            "override": freeze.name if freeze else None,
+        }
+        if canary:
+            flags["stages"] = stages
         return await self.creation.create(
             actor,
             env,
-            "deploy",
+            "canary" if canary else "deploy",
             request.version,
             strategy,
             request.reason,
             key,
             required=env.approvals.required,
-            flags={"force": request.force, "override": freeze.name if freeze else None},
+            flags=flags,
         )
 
     # -- approvals ---------------------------------------------------------------------------
@@ -123,6 +127,12 @@ class Deploys:
 
     async def cancel(self, actor: str, request: Cancel, groups: policy.Groups) -> Answer | Refused:
         return await self.cancellations.cancel(actor, request, groups)
+
+    async def steer(
+        self, actor: str, deployment_id: str, action: Action, groups: policy.Groups
+    ) -> Answer | Refused:
+        """A click on a running canary's Pause, Resume, Promote or Abort."""
+        return await self.steering.steer(actor, deployment_id, action, groups)
 
     # -- rollbacks ---------------------------------------------------------------------------
     async def rollback_target(

@@ -65,6 +65,16 @@ def may_operate(config: Config, env: Environment, user: str, groups: Groups) -> 
     return Decision(False, f"you can't change {env.name}", tuple(sorted(allowed)))
 
 
+def may_promote(config: Config, env: Environment, user: str, groups: Groups) -> Decision:
+    """Skipping the rest of a canary's analysis: the environment's approvers only."""
+    allowed = approvers(config, env, groups)
+    if user in allowed:
+        return Decision.allow()
+    return Decision(
+        False, f"only an approver of {env.name} can promote a canary", tuple(sorted(allowed))
+    )
+
+
 @dataclass(frozen=True)
 class Approval:
     approver: str

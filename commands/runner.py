@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from commands.jobs.base import BOT, JobTools, current_deployment, finish
 from commands.jobs.bluegreen import BlueGreenJob
+from commands.jobs.canary import CanaryJob
 from commands.jobs.context import JobContext
 from commands.jobs.notes import TextNote
 from commands.jobs.stopping import ShuttingDown, interruptible_sleep
@@ -23,7 +24,7 @@ from commands.platform.errors import PlatformError
 from storage import Deployment
 
 log = logging.getLogger(__name__)
-RUNNABLE = ("queued", "running", "watching", "rolling_back")
+RUNNABLE = ("queued", "running", "paused", "watching", "rolling_back")
 
 
 class Runner:
@@ -72,7 +73,8 @@ class Runner:
     async def _run(self, deployment: Deployment, resumed: bool) -> None:
         current_deployment.set((deployment.environment, deployment.id))
         try:
-            await BlueGreenJob(self.tools, deployment, resumed=resumed).run()
+            job = CanaryJob if deployment.kind == "canary" else BlueGreenJob
+            await job(self.tools, deployment, resumed=resumed).run()
         except asyncio.CancelledError:
             raise
         except ShuttingDown as where:

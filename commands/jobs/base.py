@@ -13,6 +13,7 @@ from typing import Any, Unpack
 import httpx
 
 from commands.config.model import Config, Environment
+from commands.jobs.canary_control import Control
 from commands.jobs.context import ContextChanges, JobContext
 from commands.jobs.notes import ErrorNote, Note, Reporter, StepNote
 from commands.jobs.steps import Step, settle, step_label
@@ -41,6 +42,8 @@ class JobTools:
     monotonic: Callable[[], float] = time.perf_counter
     signals: dict[str, asyncio.Event] = field(default_factory=dict)
     rollback_requested_by: dict[str, str] = field(default_factory=dict)
+    # A person's click on a running canary's card, waiting for its job (canary_control).
+    controls: dict[str, Control] = field(default_factory=dict)
     # Set on SIGTERM: jobs stop at the next safe point and resume after the restart.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 

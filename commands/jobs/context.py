@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, NamedTuple, TypedDict, cast
 
 from storage import Deployment
 from storage.timeutil import iso_utc, parse_iso_utc
@@ -37,6 +37,75 @@ class ContextChanges(TypedDict, total=False):
     rollback_requested_by: str | None
     rollback_note: str | None
     swap: PendingSwap | None
+    canary: CanaryProgress | None
+
+
+class MetricRow(NamedTuple):
+    """One line of the card's canary table, formatted: e.g. error rate 0.4 % vs 0.3 %, ≤ 1 %."""
+
+    metric: str
+    canary: str
+    baseline: str
+    threshold: str
+    ok: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CanaryProgress:
+    """Where a canary is: persisted at every change, so a restart resumes the stage."""
+
+    stage: int = 0
+    """Index into the deployment's stages (``flags.stages``)."""
+    stage_started_at: datetime | None = None
+    """When the current stage's traffic share was set; the hold counts from here."""
+    hold_s: float = 0.0
+    """How long the current stage lasts, extensions included."""
+    extensions: int = 0
+    effective: bool | None = None
+    """The set share was seen through the public host (Traffic Manager is DNS)."""
+    paused: str | None = None
+    """Why the canary is paused (a person, or the judge asking), None while it runs."""
+    rule: str | None = None
+    """The last rule that fired, with its values."""
+    rows: tuple[MetricRow, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "stage": self.stage,
+            "hold_s": self.hold_s,
+            "extensions": self.extensions,
+            "rows": [list(row) for row in self.rows],
+        }
+        if self.stage_started_at is not None:
+            out["stage_started_at"] = iso_utc(self.stage_started_at)
+        for name in ("effective", "paused", "rule"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        return out
+
+    @classmethod
+    def from_json(cls, value: object) -> CanaryProgress | None:
+        if not isinstance(value, Mapping):
+            return None
+        stage, hold, extensions = value.get("stage"), value.get("hold_s"), value.get("extensions")
+        effective = value.get("effective")
+        rows = value.get("rows")
+        return cls(
+            stage=stage if isinstance(stage, int) and stage >= 0 else 0,
+            stage_started_at=_when(value.get("stage_started_at")),
+            hold_s=float(hold) if isinstance(hold, int | float) else 0.0,
+            extensions=extensions if isinstance(extensions, int) else 0,
+            effective=effective if isinstance(effective, bool) else None,
+            paused=_text(value.get("paused")),
+            rule=_text(value.get("rule")),
+            rows=tuple(
+                MetricRow(str(row[0]), str(row[1]), str(row[2]), str(row[3]), bool(row[4]))
+                for row in rows
+                if isinstance(row, list) and len(row) == 5
+            )
+            if isinstance(rows, list)
+            else (),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +161,7 @@ class JobContext:
     started_at: datetime | None = None
     swap: PendingSwap | None = None
     """The last slot swap asked for, and by which step (see ``PendingSwap``)."""
+    canary: CanaryProgress | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Keys this version does not know, kept so that writing never loses them."""
 
@@ -124,6 +194,7 @@ class JobContext:
             override=_text(value.get("override")),
             started_at=_when(value.get("started_at")),
             swap=PendingSwap.from_json(value.get("swap")),
+            canary=CanaryProgress.from_json(value.get("canary")),
             extra={k: v for k, v in value.items() if k not in known},
         )
 
@@ -150,6 +221,8 @@ class JobContext:
             out["switched"] = True
         if self.swap is not None:
             out["swap"] = self.swap.to_json()
+        if self.canary is not None:
+            out["canary"] = self.canary.to_json()
         for name in ("watch_until", "started_at"):
             when = getattr(self, name)
             if when is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from commands.probes.results import HealthReport
@@ -55,7 +56,28 @@ class TextNote:
     text: str
 
 
-Note = StepNote | HealthNote | ErrorNote | ApprovalNote | SwitchNote | TextNote
+@dataclass(frozen=True)
+class StagePoint:
+    """One analysis interval of one side of a canary: when it ended and what it measured."""
+
+    at: datetime
+    error_rate: float | None
+    latency_ms: float | None
+
+
+@dataclass(frozen=True)
+class StageNote:
+    """A canary stage ended (passed or breached): its summary and the series to chart."""
+
+    text: str
+    title: str
+    canary: tuple[StagePoint, ...]
+    baseline: tuple[StagePoint, ...]
+    max_error_rate: float
+    max_p95_ms: float
+
+
+Note = StepNote | HealthNote | ErrorNote | ApprovalNote | SwitchNote | TextNote | StageNote
 
 
 class Reporter(Protocol):

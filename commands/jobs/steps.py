@@ -27,6 +27,8 @@ class Step(StrEnum):
     VERIFY = "verify"
     POST_SWITCH_HOOK = "post_switch_hook"
     WATCH = "watch"
+    CANARY = "canary"
+    PROMOTE = "promote"
     ROLLBACK = "rollback"
 
     @classmethod
@@ -45,6 +47,9 @@ DEPLOY_STEPS = (Step.DEPLOY, Step.RESTART, Step.WAIT_VERSION, Step.HEALTH_GATE)
 def plan_steps(kind: str, hooks: Hooks) -> list[Step]:
     """The checklist of a deployment of ``kind`` with these hooks, in the order it runs."""
     steps = [Step.PRECHECK, *DEPLOY_STEPS]
+    if kind == "canary":
+        # The stages move traffic step by step; promotion is the switch.
+        return [*steps, Step.CANARY, Step.PROMOTE, Step.VERIFY]
     if hooks.pre_switch:
         steps.append(Step.PRE_SWITCH_HOOK)
     steps += [Step.SWITCH, Step.VERIFY]
@@ -67,6 +72,8 @@ PLAN_TEXT: dict[Step, str] = {
     Step.VERIFY: "verify production through the public host",
     Step.POST_SWITCH_HOOK: "post-switch hook",
     Step.WATCH: "watch production (health and error rate)",
+    Step.CANARY: "send each stage's share of traffic to the new version and judge it",
+    Step.PROMOTE: "send all production traffic to the new version",
     Step.ROLLBACK: "switch back and verify the old version serves",
 }
 
@@ -82,6 +89,8 @@ NOUNS: dict[Step, str] = {
     Step.VERIFY: "verify",
     Step.POST_SWITCH_HOOK: "post-switch hook",
     Step.WATCH: "watch",
+    Step.CANARY: "canary analysis",
+    Step.PROMOTE: "promotion",
     Step.ROLLBACK: "rollback",
 }
 
@@ -128,8 +137,21 @@ def step_label(name: str, deployment: Deployment) -> str:
         return "Post-switch hook"
     if step is Step.WATCH:
         return "Watch production"
+    if step is Step.CANARY:
+        stages = " → ".join(f"{p} %" for p in canary_percents(deployment))
+        return f"Canary {stages}" if stages else "Canary stages"
+    if step is Step.PROMOTE:
+        return f"Promote {target} to 100 %" if target else f"Promote {version}"
     previous = ctx.previous_version
     return f"Roll back to {previous}" if previous else "Roll back"
+
+
+def canary_percents(deployment: Deployment) -> tuple[int, ...]:
+    """The stages a canary was asked for (stored in its flags when it was created)."""
+    stages = deployment.flags.get("stages")
+    if not isinstance(stages, list):
+        return ()
+    return tuple(p for p in stages if isinstance(p, int) and not isinstance(p, bool))
 
 
 def _fallback(name: str) -> str:
