@@ -13,6 +13,8 @@ from typing import Any
 from bot.cards import CardPublisher
 from bot.render.card import CardStep, render_card
 from bot.render.card_view import card_view
+from bot.render.chart import render_stage_chart
+from bot.render.chart_points import ChartPoint
 from bot.render.text import duration, escape
 from bot.render.thread import approval_reply, error_reply, health_table, step_reply
 from commands.config.model import Config
@@ -21,6 +23,8 @@ from commands.jobs.notes import (
     ErrorNote,
     HealthNote,
     Note,
+    StageNote,
+    StagePoint,
     StepNote,
     SwitchNote,
     TextNote,
@@ -118,7 +122,28 @@ class SlackReporter:
         if d is None or d.card_ts is None or d.card_channel is None:
             log.warning("no card for %s; dropping a thread note", deployment_id)
             return
+        if isinstance(note, StageNote):
+            await self._post_chart(d.card_channel, d.card_ts, note)
+            return
         await self.publisher.reply(d.card_channel, d.card_ts, render_note(note))
+
+    async def _post_chart(self, channel: str, ts: str, note: StageNote) -> None:
+        """The stage's summary with its chart: canary vs baseline, thresholds drawn."""
+
+        def points(series: tuple[StagePoint, ...]) -> list[ChartPoint]:
+            return [ChartPoint(p.at, p.error_rate, p.latency_ms) for p in series]
+
+        png = await render_stage_chart(
+            note.title,
+            points(note.canary),
+            points(note.baseline),
+            max_error_rate=note.max_error_rate,
+            max_p95_ms=note.max_p95_ms,
+        )
+        filename = "".join(c if c.isalnum() else "-" for c in note.title).strip("-") + ".png"
+        shared = await self.publisher.upload(channel, ts, filename, png, note.title, note.text)
+        if shared is None:  # the chart could not be shared: the words still reach the thread
+            await self.publisher.reply(channel, ts, _text(escape(note.text)))
 
 
 def render_note(note: Note) -> dict[str, Any]:
@@ -141,6 +166,8 @@ def render_note(note: Note) -> dict[str, Any]:
             f"({escape(note.method)}, {duration(note.duration_s)}); {escape(note.effective)}"
         )
         return _text(text)
+    if isinstance(note, StageNote):  # normally posted with its chart (``_post_chart``)
+        return _text(escape(note.text))
     assert isinstance(note, TextNote)
     # Escape everything, then let exactly one shape through: a user mention we wrote ourselves.
     return _text(MENTION.sub(r"<@\1>", escape(note.text)))

@@ -23,6 +23,7 @@ from bot.listeners.actions import REJECT_VIEW
 from bot.listeners.commands import COMMANDS
 from bot.quiet import Summary
 from bot.services import Services
+from commands.jobs.canary_control import ACTIONS
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1_000_000
@@ -33,6 +34,7 @@ LISTENERS = envelope.Listeners(
     actions=frozenset(
         {"deploy.approve", "deploy.reject", "deploy.rollback", "rollback.confirm"}
         | {ACK, UNACK, RESOLVE, ROLLBACK}  # the incident card's buttons
+        | {f"canary.{action}" for action in ACTIONS}
     ),
     views=frozenset({REJECT_VIEW}),
 )

@@ -18,6 +18,7 @@ from bot.services import Services
 from bot.settings import Settings
 from commands import policy
 from commands.deploys import Deploys
+from commands.jobs.canary_control import ACTIONS, Action
 from storage import Deployment
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,17 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
 
         services.tasks.spawn(guarded(body, respond, client, work()), name="confirm-rollback")
 
+    def steer(action: Action) -> CardClick:
+        async def handler(click: Click, client: AsyncWebClient) -> dict[str, Any] | None:
+            result = await click.deploys.steer(
+                click.user, click.deployment_id, action, click.groups
+            )
+            return rendering.click_answer(result)
+
+        return handler
+
+    for action in ACTIONS:
+        app.action(f"canary.{action}")(card_button(steer(action)))
     app.action("deploy.approve")(card_button(approve))
     app.action("deploy.reject")(card_button(reject))
     app.action("deploy.rollback")(card_button(roll_back))

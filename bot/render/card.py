@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
+from bot.render.canary_card import CanaryCard, canary_lines
 from bot.render.text import code as code_span
 from bot.render.text import duration, escape, mention, when
 from commands.jobs.steps import OUTCOME_WORDS
@@ -93,6 +94,7 @@ class CardView:
     rollback_note: str | None = None
     rollback_requested_by: str | None = None
     """The user who asked for the rollback during the watch (a request, not an error)."""
+    canary: CanaryCard | None = None
 
     def __post_init__(self) -> None:
         if not self.deployment_id or len(self.deployment_id) > 200:
@@ -147,6 +149,9 @@ def render_card(view: CardView, now: datetime) -> SlackMessage:
         blocks.append(section(fit(["*Steps*", *lines])))
     if view.traffic:
         blocks.append(section(_traffic(view)))
+    if view.canary is not None:
+        running = view.state in ("running", "paused")
+        blocks.append(section(fit(canary_lines(view.canary, now, running=running))))
     if view.approvals_required or view.approvals:
         blocks.append(section(fit(_approval_lines(view))))
     if view.rollback_requested_by:
@@ -284,8 +289,29 @@ def _buttons(view: CardView, now: datetime) -> list[dict[str, Any]]:
         )
         return [
             first,
-            _button("Promote", "canary.promote", value, "primary"),
-            _button("Abort", "canary.abort", value, "danger"),
+            _button(
+                "Promote",
+                "canary.promote",
+                value,
+                "primary",
+                _confirm(
+                    f"Promote {view.to_version}?",
+                    f"All of {view.environment}'s traffic goes to {view.to_version} now, "
+                    "without the rest of the analysis.",
+                    "Promote",
+                ),
+            ),
+            _button(
+                "Abort",
+                "canary.abort",
+                value,
+                "danger",
+                _confirm(
+                    f"Abort the canary of {view.to_version}?",
+                    f"Traffic goes back to {view.from_version or 'the live version'} now.",
+                    "Abort",
+                ),
+            ),
         ]
     if view.rollback_offered(now):
         target = view.from_version or ""
@@ -301,6 +327,16 @@ def _buttons(view: CardView, now: datetime) -> list[dict[str, Any]]:
 
 
 # -- Block Kit pieces (``section``, ``clip`` and ``fit`` are shared with the thread replies) --
+def _confirm(title: str, text: str, yes: str) -> dict[str, Any]:
+    return {
+        "title": _plain(title, 100),
+        "text": _plain(text, 300),
+        "confirm": _plain(yes, 30),
+        "deny": _plain("Cancel", 30),
+        "style": "danger",
+    }
+
+
 def _button(
     label: str,
     action_id: str,

@@ -6,8 +6,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.render.canary_card import CanaryCard, CanaryMetric
 from bot.render.card import STATES, CardApproval, CardError, CardStep, CardView, TrafficShare
 from commands.jobs.context import JobContext
+from commands.jobs.steps import canary_percents
 from storage.approvals import Approval
 from storage.deployment_model import Deployment
 
@@ -62,6 +64,23 @@ def card_view(
         error=_error_text(deployment.error),
         rollback_note=ctx.rollback_note,
         rollback_requested_by=ctx.rollback_requested_by,
+        canary=_canary(deployment, ctx),
+    )
+
+
+def _canary(deployment: Deployment, ctx: JobContext) -> CanaryCard | None:
+    progress = ctx.canary
+    if deployment.kind != "canary" or progress is None:
+        return None
+    return CanaryCard(
+        stage=progress.stage + 1,
+        stages=canary_percents(deployment),
+        started_at=progress.stage_started_at,
+        hold_s=progress.hold_s,
+        effective=progress.effective,
+        paused=progress.paused,
+        rule=progress.rule,
+        metrics=tuple(CanaryMetric(*row) for row in progress.rows),
     )
 
 
