@@ -58,6 +58,8 @@ def test_stored_names_are_the_enum_values() -> None:
         "verify",
         "post_switch_hook",
         "watch",
+        "canary",
+        "promote",
         "rollback",
     ]
     assert Step.of("watch") is Step.WATCH

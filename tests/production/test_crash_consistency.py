@@ -23,7 +23,7 @@ from .conftest import Production, SandboxProcess, production
 from .fake_slack import Message
 from .test_serve_restart import ALICE, outcome, restarted
 
-RANDOM_RUNS = int(os.environ.get("DEPLOYBOT_CRASH_RUNS", "2"))
+RANDOM_RUNS = int(os.environ.get("DEPLOYBOT_CRASH_RUNS", "1"))
 SEED = int(os.environ.get("DEPLOYBOT_CRASH_SEED", "8"))
 
 

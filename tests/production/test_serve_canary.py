@@ -28,7 +28,8 @@ def canaries(config: dict[str, Any]) -> None:
         env["canary"] = {
             "stages": STAGES,
             "interval": "1s",
-            "max_extensions": 1,
+            # A stage resumed after a restart has little time left: extensions cover it.
+            "max_extensions": 3,
             "metrics": {"source": "scrape"},
             # Seconds-long windows of random routing are noisy: looser than a team's defaults.
             "rollback": {
