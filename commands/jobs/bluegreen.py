@@ -33,18 +33,7 @@ class BlueGreenJob(Job):
         if d.state in ("queued", "running"):
             await self.set_state("running")
         try:
-            await self.run_step(Step.PRECHECK, self._precheck)
-            work = {
-                Step.DEPLOY: self._deploy,
-                Step.RESTART: self._restart,
-                Step.WAIT_VERSION: self._wait_version,
-                Step.HEALTH_GATE: self._health_gate,
-            }
-            for name in DEPLOY_STEPS:
-                if self.ctx.switching_back:
-                    await self.skip(name, f"{self.target} already runs {d.version}")
-                else:
-                    await self.run_step(name, work[name])
+            await self._prepare_target()
             if self.env.hooks.pre_switch:
                 await self.run_step(Step.PRE_SWITCH_HOOK, lambda: self._hook("pre_switch"))
         except StepFailed as failure:
@@ -70,6 +59,22 @@ class BlueGreenJob(Job):
         await self.finish("succeeded", live_version=self.deployment.version)
 
     # -- before the switch -------------------------------------------------------------------
+    async def _prepare_target(self) -> None:
+        """Pre-checks, then the version onto the idle target and checked there; a switch back
+        to a version the target still holds skips the deploy steps."""
+        await self.run_step(Step.PRECHECK, self._precheck)
+        work = {
+            Step.DEPLOY: self._deploy,
+            Step.RESTART: self._restart,
+            Step.WAIT_VERSION: self._wait_version,
+            Step.HEALTH_GATE: self._health_gate,
+        }
+        for name in DEPLOY_STEPS:
+            if self.ctx.switching_back:
+                await self.skip(name, f"{self.target} already runs {self.deployment.version}")
+            else:
+                await self.run_step(name, work[name])
+
     async def _precheck(self) -> str:
         d = self.deployment
         tools = self.tools

@@ -24,13 +24,13 @@ from commands.jobs.canary_control import Control, control_of
 from commands.jobs.canary_traffic import observed_share, stage_plan
 from commands.jobs.context import CanaryProgress, MetricRow, traffic_to
 from commands.jobs.notes import SwitchNote, TextNote
-from commands.jobs.steps import DEPLOY_STEPS, Step
+from commands.jobs.steps import Step
 from commands.jobs.stopping import ShuttingDown, wait_any
 from commands.jobs.switching import Switcher
 from commands.jobs.watch import Breach, rollback_signal
 from commands.platform.base import MetricSeries, public_url, site_of, target_url
 from commands.probes.errors import MetricsUnavailable
-from commands.probes.health import check_health
+from commands.probes.health import check_health, wait_for_version
 from commands.probes.metrics import MetricReader, metric_reader
 
 SHARED_CHECKS = ("health", "ready", "live", "database", "redis")
@@ -45,15 +45,7 @@ class CanaryJob(BlueGreenJob):
         if d.state in ("queued", "running"):
             await self.set_state("running")
         try:
-            await self.run_step(Step.PRECHECK, self._precheck)
-            work = {
-                Step.DEPLOY: self._deploy,
-                Step.RESTART: self._restart,
-                Step.WAIT_VERSION: self._wait_version,
-                Step.HEALTH_GATE: self._health_gate,
-            }
-            for name in DEPLOY_STEPS:
-                await self.run_step(name, work[name])
+            await self._prepare_target()
         except StepFailed as failure:
             await self._failed_before_switch(failure)
             return
@@ -123,7 +115,7 @@ class CanaryJob(BlueGreenJob):
             extensions_left=canary_cfg.max_extensions - progress.extensions,
         )
         reader = metric_reader(canary_cfg.metrics, env, http=tools.http, platform=tools.platform)
-        signal = self._signal()
+        signal = rollback_signal(tools, self.id)
         interval = canary_cfg.interval.total_seconds()
         window_start = tools.clock()
         rules = canary_cfg.rollback
@@ -282,9 +274,6 @@ class CanaryJob(BlueGreenJob):
             await self.save(canary=progress, traffic=traffic, traffic_effective=progress.effective)
         await self.tools.reporter.changed(self.id)
 
-    def _signal(self) -> asyncio.Event:
-        return rollback_signal(self.tools, self.id)
-
     # -- promotion and taking the canary out --------------------------------------------------
     async def _promote(self) -> str:
         env, target, version = self.env, self.target, self.deployment.version
@@ -316,11 +305,17 @@ class CanaryJob(BlueGreenJob):
             took = self.tools.monotonic() - started
             await self.save(traffic=traffic_to(live), rollback_note=f"canary out, {took:.2f}s")
             await self.tools.reporter.changed(self.id)
-            share = await observed_share(
-                self.tools.http, public_url(self.env), self.deployment.version
+            # Said only once seen, as blue-green's rollback does.
+            seen = await wait_for_version(
+                self.tools.http,
+                public_url(self.env),
+                str(previous),
+                timeout_s=30,
+                interval_s=0.2,
+                sleep=self.tools.sleep,
             )
-            if share:
-                await self.tools.sleep(1.0)
+            if not seen.ok:
+                raise StepFailed(f"with the canary out, production {seen.detail}")
             return f"canary out of traffic in {took:.2f}s; production serves {previous}"
 
         try:
