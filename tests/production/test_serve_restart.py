@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import sqlite3
 from collections.abc import Callable
 
 import pytest
@@ -97,3 +99,27 @@ async def test_sigterm_pauses_a_job_at_a_safe_point_and_the_next_start_resumes_i
     assert await sandbox.served_versions("dev") == {"v1.2.0"}
     code, out = await prod.audit_verify()
     assert code == 0, out
+
+
+async def test_a_finished_card_a_crash_left_stale_is_redrawn_by_the_next_serve(
+    prod: Production,
+) -> None:
+    slack = prod.slack
+    assert await slack.command(ALICE, "/deploy dev v1.2.0") == 200
+    card = await slack.wait_for(lambda: (c := slack.card("v1.2.0")) and outcome(c) and c, 60)
+    assert outcome(card) == "Succeeded", card.text
+    assert await prod.bot.stop() == 0
+    # What a crash between the last write and the card's edit leaves: Slack still shows
+    # "Watching", and the bot never heard Slack confirm the finished card.
+    card.text, card.blocks = "Deploy · dev: v1.1.0 → v1.2.0 — Watching", []
+    with contextlib.closing(sqlite3.connect(prod.database)) as db, db:
+        db.execute("UPDATE deployments SET card_state = 'watching'")
+    await restarted(prod)
+    await slack.wait_for(lambda: outcome(card) == "Succeeded", timeout=30)
+
+    def shown() -> list[tuple[str]]:
+        with contextlib.closing(sqlite3.connect(prod.database)) as db:
+            return db.execute("SELECT card_state FROM deployments").fetchall()
+
+    # Recorded once Slack has accepted the redraw: the next start has nothing left to redraw.
+    await slack.poll(lambda: shown() == [("succeeded",)], timeout=10)
