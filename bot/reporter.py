@@ -30,6 +30,7 @@ from commands.jobs.notes import (
     TextNote,
 )
 from commands.jobs.steps import step_label
+from commands.queueing import in_line, place_in_line
 from storage import Store
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,8 @@ class SlackReporter:
             d = await self.store.deployments.get(deployment_id)
             if d is None:
                 return
-            view = card_view(d, await self.store.approvals.for_deployment(d.id))
+            line = await place_in_line(self.store, d.id) if in_line(d) else None
+            view = card_view(d, await self.store.approvals.for_deployment(d.id), line=line)
             labelled = tuple(
                 CardStep(step_label(s.name, d), s.status, s.detail, s.seconds) for s in view.steps
             )

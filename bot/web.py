@@ -22,6 +22,7 @@ from bot.incidents.render import ACK, RESOLVE, ROLLBACK, UNACK
 from bot.listeners.actions import REJECT_VIEW
 from bot.listeners.commands import COMMANDS
 from bot.quiet import Summary
+from bot.render.deploys import QUEUE_ACTION
 from bot.services import Services
 from commands.jobs.canary_control import ACTIONS
 
@@ -32,7 +33,7 @@ MAX_BODY = 1_000_000
 LISTENERS = envelope.Listeners(
     commands=frozenset(COMMANDS),
     actions=frozenset(
-        {"deploy.approve", "deploy.reject", "deploy.rollback", "rollback.confirm"}
+        {"deploy.approve", "deploy.reject", "deploy.rollback", "rollback.confirm", QUEUE_ACTION}
         | {ACK, UNACK, RESOLVE, ROLLBACK}  # the incident card's buttons
         | {f"canary.{action}" for action in ACTIONS}
     ),

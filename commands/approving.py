@@ -7,6 +7,7 @@ from commands.deploy_audit import audit
 from commands.deploy_results import Answer
 from commands.jobs.base import BOT, JobTools, finish
 from commands.jobs.notes import ApprovalNote, TextNote
+from commands.queueing import ordinal
 from commands.results import Refused
 from commands.runner import Runner
 from storage import Deployment
@@ -62,7 +63,14 @@ class Approvals:
                     previous="pending_approval",
                     state="queued",
                 )
-                self.runner.start(queued)
+                await self.runner.next_in_line(env.name)
+                place = await self.runner.line.place(d.id)
+                if place is not None:
+                    await self.tools.reporter.changed(d.id)
+                    return Answer(
+                        f"Approved ({count} of {d.approvals_required}). {env.name} is busy: "
+                        f"it starts when its turn comes ({ordinal(place.position)} in line)."
+                    )
         await self.tools.reporter.changed(d.id)
         return Answer(f"Approved ({count} of {d.approvals_required}).")
 

@@ -1,4 +1,5 @@
-"""Withdrawing a request before it starts: `/deploy cancel <env|id>`."""
+"""Withdrawing a request before it starts: `/deploy cancel <env|id>`, for a request waiting
+for approval or waiting in its environment's line."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from commands.results import Refused
 from commands.runner import Runner
 from storage import Deployment
 
-WITHDRAWABLE = ("pending_approval",)
+WITHDRAWABLE = ("pending_approval", "queued")
 
 
 class Cancellations:
@@ -22,7 +23,7 @@ class Cancellations:
 
     async def cancel(self, actor: str, request: Cancel, groups: policy.Groups) -> Answer | Refused:
         """The requester or an approver withdraws a request that no job has started."""
-        found = await self._find(request)
+        found = await self._find(actor, request)
         if isinstance(found, Refused):
             return found
         d = found
@@ -37,7 +38,7 @@ class Cancellations:
         if d.state not in WITHDRAWABLE:
             return Refused(
                 f"{d.id} is {d.state.replace('_', ' ')}: only a request waiting for approval "
-                "can be cancelled",
+                "or in line can be cancelled",
                 hint=f"To undo a deployment that ran, use /rollback {env.name}.",
             )
         cancelled = await self.tools.store.deployments.transition(
@@ -46,7 +47,16 @@ class Cancellations:
         if cancelled is None:
             return Answer("This request was decided a moment ago; nothing to cancel.")
         self.runner.cancel_timer(d.id)
-        await audit(self.tools, actor, "deploy.cancelled", env.name, d.id, version=d.version)
+        await audit(
+            self.tools,
+            actor,
+            "deploy.cancelled",
+            env.name,
+            d.id,
+            version=d.version,
+            previous=d.state,
+            requested_by=d.requested_by,
+        )
         await self.tools.reporter.note(d.id, TextNote(f"Cancelled by <@{actor}>."))
         await finish(
             self.tools,
@@ -56,9 +66,10 @@ class Cancellations:
             error=f"cancelled by {actor}",
             actor=actor,
         )
+        await self.runner.line.redraw(env.name)  # the ones behind it moved up
         return Answer(f"Cancelled the request to deploy `{d.version}` to *{env.name}* ({d.id}).")
 
-    async def _find(self, request: Cancel) -> Deployment | Refused:
+    async def _find(self, actor: str, request: Cancel) -> Deployment | Refused:
         store = self.tools.store.deployments
         if request.deployment_id is not None:
             d = await store.get(request.deployment_id)
@@ -66,10 +77,19 @@ class Cancellations:
                 return Refused(f"there is no deployment {request.deployment_id}")
             return d
         assert request.environment is not None
-        pending = await store.latest(request.environment, states=WITHDRAWABLE, limit=1)
-        if not pending:
+        waiting = await store.latest(request.environment, states=WITHDRAWABLE, limit=50)
+        if not waiting:
             return Refused(
-                f"nothing is waiting for approval on {request.environment}",
+                f"nothing is waiting for approval or in line on {request.environment}",
                 hint="See /deploy status for what runs there.",
             )
-        return pending[0]
+        own = [d for d in waiting if d.requested_by == actor]
+        if own:
+            return own[0]  # the newest of the actor's own requests
+        if len(waiting) > 1:
+            ids = ", ".join(d.id for d in waiting)
+            return Refused(
+                f"{len(waiting)} requests wait on {request.environment} ({ids})",
+                hint="Say which one: /deploy cancel <id>.",
+            )
+        return waiting[0]

@@ -1,10 +1,11 @@
-"""Creating a deployment: take the lock, read what is live, store the row, then start it or
-wait for its approvals."""
+"""Creating a deployment: read what is live, check it can run, store the row, then start it
+(or put it in line) or wait for its approvals."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from commands import policy
@@ -14,9 +15,12 @@ from commands.deploy_results import Busy, Started, started
 from commands.jobs.base import JobTools
 from commands.jobs.bluegreen import plan_steps
 from commands.platform.errors import PlatformError
+from commands.queueing import IN_LINE, start_context
+from commands.request_checks import cannot_run
 from commands.results import LockInfo, Refused
 from commands.runner import Runner
-from storage import DeploymentKind, LockHeld
+from storage import DeploymentKind
+from storage.timeutil import iso_utc
 
 
 def new_deployment_id() -> str:
@@ -48,17 +52,16 @@ class Creation:
         *,
         required: int,
         flags: dict[str, Any],
+        queue: bool = False,
     ) -> Started | Busy | Refused:
+        """Store the request; it takes the environment's lock only when its job starts. A busy
+        environment answers ``Busy`` unless ``queue``: then the request joins its line."""
         store = self.tools.store
-        deployment_id = self.new_id()
-        lock = await store.locks.acquire(
-            env.name, actor, kind="job", deployment_id=deployment_id, reason=f"{kind} {version}"
-        )
-        if isinstance(lock, LockHeld):
+        held = await store.locks.get(env.name)
+        if held is not None and not queue:
             await audit(
-                self.tools, actor, f"{kind}.refused", env.name, reason="locked", holder=lock.holder
+                self.tools, actor, f"{kind}.refused", env.name, reason="locked", holder=held.holder
             )
-            held = lock.current
             return Busy(
                 LockInfo(
                     env.name,
@@ -72,62 +75,73 @@ class Creation:
         try:
             state = await self.tools.platform.read_state(env)
         except PlatformError as error:
-            await store.locks.release(env.name, deployment_id=deployment_id)
             await audit(self.tools, actor, f"{kind}.refused", env.name, reason=str(error))
             return Refused(f"I could not read {env.name} from Azure: {error}")
-        live = state.live_version
-        # A rollback chooses its target in the pre-checks (it may switch back to what is there).
-        context = (
-            {"target": state.idle, "live": state.live, "previous_version": live, "method": "deploy"}
-            if kind in ("deploy", "canary") and state.idle
-            else {}
-        )
+        if kind in ("deploy", "canary"):
+            why = await cannot_run(self.tools, env, version, state)
+            if why is not None:
+                await audit(
+                    self.tools, actor, f"{kind}.refused", env.name, reason=why, version=version
+                )
+                return Refused(
+                    f"{version} cannot go to {env.name} now: {why}",
+                    hint="Nothing was requested; ask again when that is fixed.",
+                )
         now = self.tools.clock()
+        if queue:
+            flags = {**flags, IN_LINE: iso_utc(now)}
         deployment, created = await store.deployments.create_once(
-            id=deployment_id,
+            id=self.new_id(),
             kind=kind,
             environment=env.name,
             version=version,
             strategy=strategy,
             requested_by=actor,
-            from_version=live,
+            from_version=state.live_version,
             reason=reason,
             state="pending_approval" if required else "queued",
             steps=plan_steps(kind, env.hooks),
             flags=flags,
             approvals_required=required,
-            context=context,
+            context=start_context(kind, state),
             idempotency_key=key,
             expires_at=policy.expires_at(env, now) if required else None,
         )
         if not created:
-            await store.locks.release(env.name, deployment_id=deployment_id)
             return started(deployment, existing_row=True)
+        d = deployment
         if flags.get("override"):
+            await audit(
+                self.tools, actor, "freeze.override", env.name, d.id, freeze=flags["override"]
+            )
+        if flags.get("promotion_override"):
             await audit(
                 self.tools,
                 actor,
-                "freeze.override",
+                "promotion.override",
                 env.name,
-                deployment_id,
-                freeze=flags["override"],
+                d.id,
+                version=version,
+                missing=flags["promotion_override"],
             )
         await audit(
             self.tools,
             actor,
             f"{kind}.requested",
             env.name,
-            deployment_id,
+            d.id,
             version=version,
-            from_version=live,
+            from_version=state.live_version,
             strategy=strategy,
             reason=reason,
             approvals_required=required,
+            queued=queue,
         )
-        await self.tools.reporter.changed(deployment_id)
+        await self.tools.reporter.changed(d.id)
         if required:
             delay = (policy.expires_at(env, now) - now).total_seconds()
-            self.runner.at(deployment_id, delay, lambda: self.expire(deployment_id))
+            self.runner.at(d.id, delay, lambda: self.expire(d.id))
         else:
-            self.runner.start(deployment)
-        return started(deployment)
+            await self.runner.next_in_line(env.name)
+        place = await self.runner.line.place(d.id)
+        return replace(started(d), place=place.position if place else None)

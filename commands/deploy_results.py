@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from commands.requests import Deploy
 from commands.results import LockInfo
 from storage import Deployment
 
@@ -16,11 +17,17 @@ class Started:
     approvals_required: int
     existing: bool = False
     signalled: bool = False
+    place: int | None = None
+    """Its place in the environment's line when it waits for the environment."""
 
 
 @dataclass(frozen=True)
 class Busy:
     lock: LockInfo
+    offer: Deploy | None = None
+    """The request to put in the environment's line if the requester clicks Queue it."""
+    offer_key: str | None = None
+    """Names the offer, so a second click on the same Queue it button queues nothing more."""
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from commands import policy
@@ -17,6 +18,7 @@ from commands.deploy_results import Answer, Busy, ConfirmRollback, Started, star
 from commands.jobs.base import JobTools
 from commands.jobs.canary_control import Action
 from commands.plan import Plan, make_plan
+from commands.request_checks import missing_promotions, promotion_refusal
 from commands.requests import Cancel, Deploy, Rollback
 from commands.results import Refused
 from commands.rolling_back import Rollbacks
@@ -88,13 +90,31 @@ class Deploys:
                 self.tools, actor, "deploy.dry_run", env.name, version=request.version, ok=plan.ok
             )
             return plan
+        missing = await missing_promotions(self.tools, env, request.version)
+        if missing and not request.force:
+            await audit(
+                self.tools,
+                actor,
+                "deploy.refused",
+                env.name,
+                reason="promotion order",
+                version=request.version,
+                missing=missing,
+            )
+            return Refused(
+                promotion_refusal(request.version, missing),
+                hint=f"--force still needs {env.approvals.required} approval(s) and is audited "
+                "as an override.",
+            )
         flags: dict[str, Any] = {
             "force": request.force,
             "override": freeze.name if freeze else None,
         }
+        if missing:
+            flags["promotion_override"] = missing
         if canary:
             flags["stages"] = stages
-        return await self.creation.create(
+        result = await self.creation.create(
             actor,
             env,
             "canary" if canary else "deploy",
@@ -104,7 +124,11 @@ class Deploys:
             key,
             required=env.approvals.required,
             flags=flags,
+            queue=request.queue,
         )
+        if isinstance(result, Busy):
+            return replace(result, offer=request, offer_key=key)  # the answer offers Queue it
+        return result
 
     # -- approvals ---------------------------------------------------------------------------
     async def approve(
@@ -124,6 +148,10 @@ class Deploys:
 
     async def expire(self, deployment_id: str) -> None:
         await self.approvals.expire(deployment_id)
+
+    async def freed(self, environment: str) -> None:
+        """A manual lock was released: the next approved request in line may start."""
+        await self.runner.next_in_line(environment)
 
     async def cancel(self, actor: str, request: Cancel, groups: policy.Groups) -> Answer | Refused:
         return await self.cancellations.cancel(actor, request, groups)

@@ -44,6 +44,8 @@ class Deploy:
     force: bool
     reason: str | None
     stages: tuple[int, ...] | None
+    queue: bool = False
+    """Join the environment's line if it is busy (the Queue it button) instead of refusing."""
 
     def resolved_strategy(self, default: Strategy) -> Strategy:
         return self.strategy or default

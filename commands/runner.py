@@ -21,6 +21,7 @@ from commands.jobs.context import JobContext
 from commands.jobs.notes import TextNote
 from commands.jobs.stopping import ShuttingDown, interruptible_sleep
 from commands.platform.errors import PlatformError
+from commands.queueing import Line
 from storage import Deployment
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ class Runner:
         self._jobs: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._changed = asyncio.Event()
+        # Requests waiting for their environment: the next one starts when a job ends here.
+        self.line = Line(tools, self.start)
         tools.sleep = functools.partial(interruptible_sleep, tools.sleep, tools.stopping)
 
     def running(self, deployment_id: str) -> bool:
@@ -84,6 +87,14 @@ class Runner:
         finally:
             self._jobs.pop(deployment.id, None)
             self._changed.set()
+        await self.next_in_line(deployment.environment)
+
+    async def next_in_line(self, environment: str) -> None:
+        """The environment may be free now: start the next approved request waiting for it."""
+        try:
+            await self.line.advance(environment)
+        except Exception:
+            log.exception("could not start the next request for %s", environment)
 
     async def _suspended(self, deployment: Deployment, step: str) -> None:
         """Stopped at a safe point on SIGTERM: say so; the next start carries on from here."""
@@ -148,6 +159,7 @@ class Runner:
     async def recover(self, expire: Callable[[str], Awaitable[None]]) -> list[Deployment]:
         """After a (re)start: carry on every unfinished deployment; returns what was found."""
         found = await self.tools.store.deployments.unfinished()
+        lines: set[str] = set()
         for d in found:
             env = self.tools.config.environments.get(d.environment)
             if env is None:
@@ -164,6 +176,9 @@ class Runner:
                     (d.expires_at - self.tools.clock()).total_seconds() if d.expires_at else 0
                 )
                 self.at(d.id, remaining, functools.partial(expire, d.id))
+                continue
+            if d.state == "queued":
+                lines.add(d.environment)  # approved, not started: it waits for its lock
                 continue
             state = None
             try:
@@ -193,6 +208,8 @@ class Runner:
                 ),
             )
             self.start(d, resumed=True)
+        for environment in sorted(lines):
+            await self.next_in_line(environment)
         return found
 
     async def idle(self) -> None:

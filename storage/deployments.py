@@ -274,6 +274,25 @@ class Deployments:
                     return deployment
         return None
 
+    async def has_succeeded(self, environment: str, version: str) -> bool:
+        """Whether ``version`` was deployed to ``environment`` successfully (not a dry run,
+        not a rollback to it): what a promotion order asks of the environment before."""
+        query = (
+            select(DeploymentRow)
+            .where(
+                DeploymentRow.environment == require_text("environment", environment),
+                DeploymentRow.version == require_text("version", version),
+                DeploymentRow.state == "succeeded",
+                DeploymentRow.kind.in_(("deploy", "canary")),
+            )
+            .order_by(DeploymentRow.created_at.desc())
+        )
+        async with self._db.read() as session:
+            for row in (await session.execute(query)).scalars():
+                if not to_deployment(row).is_dry_run:
+                    return True
+        return False
+
     async def _fetch(self, query: Any) -> list[Deployment]:
         async with self._db.read() as session:
             return [to_deployment(row) for row in (await session.execute(query)).scalars()]

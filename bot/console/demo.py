@@ -3,8 +3,14 @@
 DEMO_SCRIPT = """\
 # Production runs v1.1.0 on the blue app behind Traffic Manager. Everyone can look.
 /deploy status prod
-# bob, a lead, asks to ship v1.2.0 to production himself...
+# alice asks for v1.2.0 on production: refused, production takes only what passed staging.
+/deploy prod v1.2.0 --reason "new queue API"
+# So v1.2.0 goes to staging first, where one lead approves it.
+/deploy staging v1.2.0 --reason "new queue API"
 as bob
+click 1
+wait
+# bob, a lead, asks to ship v1.2.0 to production himself...
 /deploy prod v1.2.0 --reason "new queue API"
 # ...and tries to approve his own request: refused, and told who can.
 click 1

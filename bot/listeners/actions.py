@@ -19,6 +19,7 @@ from bot.settings import Settings
 from commands import policy
 from commands.deploys import Deploys
 from commands.jobs.canary_control import ACTIONS, Action
+from commands.plan import Plan
 from storage import Deployment
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,31 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
 
         services.tasks.spawn(guarded(body, respond, client, work()), name="confirm-rollback")
 
+    async def on_queue(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        """Queue it, on the answer to a request for a busy environment."""
+        await ack()
+        user = str(body["user"]["id"])
+        action = body["actions"][0]
+
+        async def work() -> dict[str, Any] | None:
+            await services.store.audit.append(
+                user, "click.received", details={"action": action.get("action_id")}
+            )
+            found = rendering.queued_request(str(action.get("value", "")))
+            if found is None or found[0].environment not in config.environments:
+                return answers.message("That button is broken; ask for the deploy again.")
+            request, offer = found
+            key = f"queue:{offer or action.get('action_ts')}:{user}"
+            groups_ = await groups(request.environment)
+            result = await services.deploys.request(user, request, groups_, key)
+            if isinstance(result, Plan):  # a queued request is never a dry run
+                return rendering.plan(result)
+            return rendering.started_answer(result, services.clock())
+
+        services.tasks.spawn(guarded(body, respond, client, work()), name="queue-it")
+
     def steer(action: Action) -> CardClick:
         async def handler(click: Click, client: AsyncWebClient) -> dict[str, Any] | None:
             result = await click.deploys.steer(
@@ -174,6 +200,7 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
     app.action("deploy.reject")(card_button(reject))
     app.action("deploy.rollback")(card_button(roll_back))
     app.action("rollback.confirm")(on_confirm_rollback)
+    app.action(rendering.QUEUE_ACTION)(on_queue)
     app.view(REJECT_VIEW)(on_reject_reason)
 
 

@@ -30,7 +30,7 @@ from commands.requests import (
     Unlock,
     UsageError,
 )
-from commands.results import Refused
+from commands.results import Refused, Unlocked
 
 log = logging.getLogger(__name__)
 COMMANDS = ("/deploy", "/canary", "/rollback")
@@ -105,6 +105,8 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
             case Unlock():
                 groups = await groups_for(request.environment)
                 unlocked = await desk.unlock(user, request.environment, groups)
+                if isinstance(unlocked, Unlocked):
+                    await deploys.freed(request.environment)
                 return (
                     answers.refused(unlocked)
                     if isinstance(unlocked, Refused)

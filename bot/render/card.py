@@ -17,6 +17,7 @@ from bot.render.canary_card import CanaryCard, canary_lines
 from bot.render.text import code as code_span
 from bot.render.text import duration, escape, mention, when
 from commands.jobs.steps import OUTCOME_WORDS
+from commands.queueing import ordinal
 from storage.deployment_model import TERMINAL_STATES
 
 SlackMessage = dict[str, Any]
@@ -60,6 +61,15 @@ class TrafficShare(NamedTuple):
     percent: float
 
 
+class CardLine(NamedTuple):
+    """A request waiting in its environment's line: ``position`` of ``of``."""
+
+    position: int
+    of: int
+    holder: str | None  # who holds the environment now (None: nobody, it starts soon)
+    holding_deployment: str | None = None
+
+
 class CardApproval(NamedTuple):
     user: str
     decision: str  # approve | reject
@@ -95,6 +105,7 @@ class CardView:
     rollback_requested_by: str | None = None
     """The user who asked for the rollback during the watch (a request, not an error)."""
     canary: CanaryCard | None = None
+    line: CardLine | None = None
 
     def __post_init__(self) -> None:
         if not self.deployment_id or len(self.deployment_id) > 200:
@@ -152,6 +163,8 @@ def render_card(view: CardView, now: datetime) -> SlackMessage:
     if view.canary is not None:
         running = view.state in ("running", "paused")
         blocks.append(section(fit(canary_lines(view.canary, now, running=running))))
+    if view.line is not None:
+        blocks.append(section(_line(view, view.line)))
     if view.approvals_required or view.approvals:
         blocks.append(section(fit(_approval_lines(view))))
     if view.rollback_requested_by:
@@ -245,6 +258,20 @@ def _traffic(view: CardView) -> str:
     elif view.traffic_effective is False:
         split += " _(switched; clients follow after the DNS TTL)_"
     return f"*Traffic:* {split}"
+
+
+def _line(view: CardView, line: CardLine) -> str:
+    env = escape(view.environment)
+    held = ""
+    if line.holding_deployment:
+        held = f" (now running {code_span(line.holding_deployment)})"
+    elif line.holder:
+        held = f" (locked by {mention(line.holder)})"
+    when_ = "after its approvals, when" if view.state == "pending_approval" else "when"
+    return (
+        f":inbox_tray: *In line:* {ordinal(line.position)} of {line.of} for {env}; "
+        f"it starts {when_} {env} is free{held}."
+    )
 
 
 def _approval_lines(view: CardView) -> list[str]:

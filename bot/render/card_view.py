@@ -7,9 +7,18 @@ from datetime import datetime
 from typing import Any
 
 from bot.render.canary_card import CanaryCard, CanaryMetric
-from bot.render.card import STATES, CardApproval, CardError, CardStep, CardView, TrafficShare
+from bot.render.card import (
+    STATES,
+    CardApproval,
+    CardError,
+    CardLine,
+    CardStep,
+    CardView,
+    TrafficShare,
+)
 from commands.jobs.context import JobContext
 from commands.jobs.steps import canary_percents
+from commands.queueing import Place
 from storage.approvals import Approval
 from storage.deployment_model import Deployment
 
@@ -20,6 +29,7 @@ def card_view(
     *,
     traffic: Sequence[tuple[str, float]] = (),
     watch_until: datetime | None = None,
+    line: Place | None = None,
 ) -> CardView:
     """The view of a stored deployment; what the job chose and found comes from its
     ``JobContext`` (traffic, watch end, start, override, rollback note and requester)."""
@@ -28,7 +38,12 @@ def card_view(
     shares = traffic or ctx.traffic
     override = ctx.override
     if override is None and deployment.flags.get("force"):
-        override = "--force"
+        missing = deployment.flags.get("promotion_override")
+        override = (
+            f"--force: not yet succeeded on {', '.join(map(str, missing))}"
+            if missing
+            else "--force"
+        )
     return CardView(
         deployment_id=deployment.id,
         environment=deployment.environment,
@@ -65,6 +80,9 @@ def card_view(
         rollback_note=ctx.rollback_note,
         rollback_requested_by=ctx.rollback_requested_by,
         canary=_canary(deployment, ctx),
+        line=None
+        if line is None
+        else CardLine(line.position, line.of, line.holder, line.holding_deployment),
     )
 
 

@@ -11,8 +11,12 @@ from bot.render.text import code, escape
 from commands.deploy_results import Answer, Busy, ConfirmRollback, Started
 from commands.jobs.steps import plan_text
 from commands.plan import Plan
+from commands.queueing import ordinal
+from commands.requests import Deploy
 from commands.results import Refused
 from storage import Deployment
+
+QUEUE_ACTION = "deploy.queue"
 
 
 def click_answer(result: Answer | Refused) -> Message:
@@ -25,9 +29,7 @@ def started_answer(result: Started | Busy | Refused | Answer, now: datetime) -> 
     if isinstance(result, Refused | Answer):
         return click_answer(result)
     if isinstance(result, Busy):
-        return message(
-            f":no_entry: {escape(result.lock.environment)} is busy — {lock_line(result.lock, now)}"
-        )
+        return busy(result, now)
     if result.signalled:
         return message(
             f":rewind: Rolling {escape(result.environment)} back now "
@@ -42,10 +44,67 @@ def started_answer(result: Started | Busy | Refused | Answer, now: datetime) -> 
         if result.approvals_required
         else ""
     )
+    if result.place is not None:
+        return message(
+            f":inbox_tray: {code(result.version)} to *{escape(result.environment)}* is deployment "
+            f"`{result.deployment_id}`, {ordinal(result.place)} in line; it starts when "
+            f"{escape(result.environment)} is free. The card is in the channel.{wait}"
+        )
     return message(
         f":rocket: {code(result.version)} to *{escape(result.environment)}* is deployment "
         f"`{result.deployment_id}`; the card is in the channel.{wait}"
     )
+
+
+def busy(result: Busy, now: datetime) -> Message:
+    """Who holds the environment, and a Queue it button when the request can wait for it."""
+    env = escape(result.lock.environment)
+    text = f":no_entry: {env} is busy — {lock_line(result.lock, now)}"
+    offer = result.offer
+    if offer is None:
+        return message(text)
+    value = {
+        "environment": offer.environment,
+        "version": offer.version,
+        "strategy": offer.strategy,
+        "force": offer.force,
+        "reason": offer.reason,
+        "stages": list(offer.stages) if offer.stages else None,
+        "key": result.offer_key,
+    }
+    button = {
+        "type": "button",
+        "action_id": QUEUE_ACTION,
+        "text": {"type": "plain_text", "text": "Queue it"},
+        "style": "primary",
+        "value": json.dumps(value)[:2000],
+    }
+    text += f"\nQueue it: {code(offer.version)} waits in line and starts when {env} is free."
+    return message(text, [section(text), {"type": "actions", "elements": [button]}])
+
+
+def queued_request(value: str) -> tuple[Deploy, str | None] | None:
+    """The request a Queue it button carries (None if the value is not one), and its key."""
+    try:
+        chosen = json.loads(value)
+        stages = chosen.get("stages")
+        strategy = chosen.get("strategy")
+        if strategy not in (None, "bluegreen", "canary"):
+            return None
+        request = Deploy(
+            environment=str(chosen["environment"]),
+            version=str(chosen["version"]),
+            strategy=strategy,
+            dry_run=False,
+            force=bool(chosen.get("force")),
+            reason=None if chosen.get("reason") is None else str(chosen["reason"]),
+            stages=tuple(int(s) for s in stages) if stages else None,
+            queue=True,
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    key = chosen.get("key")
+    return request, (None if key is None else str(key))
 
 
 def plan(p: Plan) -> Message:

@@ -204,6 +204,8 @@ class Environment(Frozen):
     canary: Canary = Canary()
     hooks: Hooks = Hooks()
     incidents: EnvironmentIncidents = EnvironmentIncidents()
+    # Promotion order: a version must have succeeded on each of these first (--force overrides).
+    requires: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _topology_matches_resources(self) -> Environment:
@@ -366,6 +368,12 @@ class Config(Frozen):
                             f"environments.{env.name}.{where}: {member!r} is neither a role "
                             "nor a Slack user/group ID"
                         )
+            for required in env.requires:
+                if required not in self.environments or required == env.name:
+                    raise ValueError(
+                        f"environments.{env.name}.requires: {required!r} is not another "
+                        "environment (a version must succeed there first)"
+                    )
         for freeze in self.freezes:
             for name in freeze.environments:
                 if name not in seen:

@@ -41,16 +41,27 @@ async def test_console_lines_act_as_slack_users(tmp_path: Path) -> None:
 async def test_a_deploy_typed_at_the_console_runs_against_the_sandbox(tmp_path: Path) -> None:
     db = f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"
     async with open_console(SETTINGS, database_url=db) as console:
-        assert "(version v1.3.0 now misbehaves: missing_artifact)" in await console.handle(
-            "fault version v1.3.0 missing"
+        assert "(version v1.3.0 now misbehaves: unhealthy)" in await console.handle(
+            "fault version v1.3.0 unhealthy"
         )
         card = "\n".join(await console.handle("/deploy dev v1.3.0"))
         assert "Deploy · dev" in card
         finished = "\n".join(await console.handle("wait"))
         assert "Failed" in finished
         assert "Production untouched" in finished
-        assert "answered 404" in finished
         assert console.stack.sandbox.version("virtualqueue-dev") == "v1.1.0"
+
+
+async def test_a_missing_artifact_is_refused_when_asked_for(tmp_path: Path) -> None:
+    """Pre-checks that cost nothing run when the deploy is asked for: nothing is created."""
+    db = f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"
+    async with open_console(SETTINGS, database_url=db) as console:
+        await console.handle("fault version v1.3.0 missing")
+        refused = "\n".join(await console.handle("/deploy dev v1.3.0"))
+        assert "Sorry, v1.3.0 cannot go to dev now: the artifact" in refused
+        assert "answered 404" in refused
+        assert "Deploy · dev" not in refused
+        assert await console.stack.services.store.deployments.latest("dev") == []
 
 
 def test_console_script_runs_as_a_user_would(tmp_path: Path) -> None:

@@ -12,9 +12,11 @@ from storage import Deployment
 
 
 def fast(mapping: dict[str, Any]) -> dict[str, Any]:
-    """Seconds instead of minutes, and no freeze windows unless a test adds one."""
+    """Seconds instead of minutes, and no freeze windows or promotion order unless a test
+    adds them (most tests deploy straight to prod)."""
     mapping["freezes"] = []
     for env in mapping["environments"].values():
+        env.pop("requires", None)
         env["health"] = {
             **env.get("health", {}),
             "watch": "1s",

@@ -13,7 +13,11 @@ from bot.local import LocalStack
 from .conftest import fast, latest
 
 
-async def test_two_concurrent_deploys_make_one_job(stack: LocalStack) -> None:
+async def test_two_concurrent_requests_wait_side_by_side_without_locking(
+    stack: LocalStack,
+) -> None:
+    """Waiting for approval holds nothing: both are requests, the lock is taken at the start
+    (tests/e2e/test_queue.py runs them one after the other)."""
     alice, bob = stack.emu.user("U0ALICE"), stack.emu.user("U0BOB")
     await asyncio.gather(
         alice.command("/deploy", "prod v1.2.0", channel="#deploys"),
@@ -21,12 +25,23 @@ async def test_two_concurrent_deploys_make_one_job(stack: LocalStack) -> None:
     )
     await stack.services.idle()
     deployments = await stack.services.store.deployments.latest("prod", limit=10)
-    assert len(deployments) == 1
-    winner = deployments[0].requested_by
-    loser = "U0BOB" if winner == "U0ALICE" else "U0ALICE"
-    busy = await stack.ws.wait_for_ephemeral(loser, "busy")
-    assert f"held by <@{winner}>" in busy.text
-    assert deployments[0].id in busy.text
+    assert sorted(d.requested_by for d in deployments) == ["U0ALICE", "U0BOB"]
+    assert {d.state for d in deployments} == {"pending_approval"}
+    assert await stack.services.store.locks.get("prod") is None
+
+
+async def test_a_running_job_makes_the_environment_busy(stack: LocalStack) -> None:
+    alice = stack.emu.user("U0ALICE")
+    await alice.command("/deploy", "dev v1.2.0", channel="#deploys")
+    await stack.ws.wait_for_message("#deploys", "Deploy · dev")
+    running = await latest(stack, "dev")
+    await alice.command("/deploy", "dev v1.3.0", channel="#deploys")
+    busy = await stack.ws.wait_for_ephemeral("U0ALICE", "busy")
+    assert "held by <@U0ALICE>" in busy.text
+    assert running.id in busy.text
+    assert "Queue it" in str(busy.blocks)
+    await stack.services.idle()
+    assert [d.version for d in await stack.services.store.deployments.latest("dev")] == ["v1.2.0"]
 
 
 async def test_a_retried_slash_command_starts_one_job(stack: LocalStack) -> None:

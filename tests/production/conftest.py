@@ -46,9 +46,12 @@ def base_env() -> dict[str, str]:
 
 
 def quick(config: dict[str, Any]) -> dict[str, Any]:
-    """What a team tunes for a test system: seconds instead of minutes, no freeze windows."""
+    """What a team tunes for a test system: seconds instead of minutes, no freeze windows,
+    no promotion order (most tests deploy straight to prod; test_serve_queue.py puts
+    ``requires: [staging]`` back)."""
     config["freezes"] = []
     for env in config["environments"].values():
+        env.pop("requires", None)
         env["health"] = {
             **env.get("health", {}),
             "watch": "3s",
