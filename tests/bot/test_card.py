@@ -15,6 +15,7 @@ from bot.render.card import (
     STATES,
     CardApproval,
     CardError,
+    CardLine,
     CardStep,
     CardView,
     TrafficShare,
@@ -534,3 +535,21 @@ def test_a_requested_rollback_names_the_person_and_is_not_an_error() -> None:
     assert "<!here>" not in nasty
     mapped = card_view(stored(state="rolled_back", context={"rollback_requested_by": "U0BOB"}), [])
     assert mapped.rollback_requested_by == "U0BOB"
+
+
+def test_a_waiting_request_shows_its_place_in_line_and_what_holds_the_environment() -> None:
+    pending = render_card(
+        view(state="pending_approval", approvals_required=2, line=CardLine(2, 3, "U0BOB", "d-9")),
+        NOW,
+    )
+    assert (
+        ":inbox_tray: *In line:* 2nd of 3 for production; it starts after its approvals, "
+        "when production is free (now running `d-9`)."
+    ) in all_text(pending)
+    assert action_ids(pending) == ["deploy.approve", "deploy.reject"]
+    behind_a_lock = render_card(view(state="queued", line=CardLine(1, 1, "U0ALICE")), NOW)
+    assert (
+        "*In line:* 1st of 1 for production; it starts when production is free "
+        "(locked by <@U0ALICE>)."
+    ) in all_text(behind_a_lock)
+    assert "In line" not in all_text(render_card(view(state="queued"), NOW))

@@ -35,6 +35,8 @@ def test_reference_system() -> None:
         "https://artifacts.virtualqueue.example/virtualqueue/v1.2.0.zip"
     )
     assert config.environments["staging"].target_names == ("production", "green")
+    assert prod.requires == ("staging",)  # the promotion order
+    assert config.environments["staging"].requires == ()
 
 
 def test_settings_are_frozen() -> None:
@@ -83,6 +85,14 @@ def test_cross_references_are_checked() -> None:
         for p in broken("environments: [prod]", "environments: [qa]")
     )
     assert any("'prod' already names" in p for p in broken("aliases: [stg]", "aliases: [prod]"))
+    assert any(
+        "environments.prod.requires: 'qa' is not another environment" in p
+        for p in broken("requires: [staging]", "requires: [qa]")
+    )
+    assert any(
+        "environments.prod.requires: 'prod' is not another environment" in p
+        for p in broken("requires: [staging]", "requires: [prod]")
+    )
     assert any(
         "unknown time zone" in p for p in broken("timezone: Europe/London", "timezone: Mars/Base")
     )

@@ -274,3 +274,38 @@ async def test_latest_and_last_successful(store: Store, clock: Any) -> None:
         await store.deployments.last_successful("prod", before_id="ghost")
     with pytest.raises(InvalidValueError, match="limit must be"):
         await store.deployments.latest("prod", limit=0)
+
+
+async def test_has_succeeded_counts_only_a_real_deploy_that_succeeded(
+    store: Store, clock: Any
+) -> None:
+    """What a promotion order asks of staging: a deploy or canary of exactly that version
+    that succeeded there; not a failure, a dry run, a rollback to it or another environment."""
+    plan: list[tuple[str, str, str, str, dict[str, Any]]] = [
+        ("staging", "deploy", "v1.2.0", "failed", {}),
+        ("staging", "deploy", "v1.3.0", "succeeded", {"dry_run": True}),
+        ("staging", "rollback", "v1.4.0", "succeeded", {}),
+        ("prod", "deploy", "v1.5.0", "succeeded", {}),
+        ("staging", "canary", "v1.6.0", "succeeded", {}),
+        ("staging", "deploy", "v1.7.0", "succeeded", {}),
+    ]
+    for environment, kind, version, state, flags in plan:
+        clock.advance(minutes=1)
+        await _create(
+            store, environment=environment, kind=kind, version=version, state=state, flags=flags
+        )
+    found = {
+        version: await store.deployments.has_succeeded("staging", version)
+        for version in ("v1.2.0", "v1.3.0", "v1.4.0", "v1.5.0", "v1.6.0", "v1.7.0", "v9")
+    }
+    assert found == {
+        "v1.2.0": False,
+        "v1.3.0": False,
+        "v1.4.0": False,
+        "v1.5.0": False,
+        "v1.6.0": True,
+        "v1.7.0": True,
+        "v9": False,
+    }
+    with pytest.raises(InvalidValueError):
+        await store.deployments.has_succeeded("staging", "")
