@@ -137,7 +137,10 @@ class Creation:
             approvals_required=required,
             queued=queue,
         )
-        await self.tools.reporter.changed(d.id)
+        if queue:
+            await self.runner.line.redraw(env.name)  # every card in the line shows one more
+        else:
+            await self.tools.reporter.changed(d.id)
         if required:
             delay = (policy.expires_at(env, now) - now).total_seconds()
             self.runner.at(d.id, delay, lambda: self.expire(d.id))
