@@ -113,6 +113,7 @@ def configure(extra: tuple[str, ...]) -> Configure:
             envs[name] = env
         for env in envs.values():
             env["approvals"] = {"required": 0}
+            env.pop("requires", None)  # prod straight away: each round deploys a new version
             health = env.setdefault("health", {})
             health.update(watch=WATCH, watch_interval="2s", version_wait="10s")
         return mapping
