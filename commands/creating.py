@@ -19,7 +19,7 @@ from commands.queueing import IN_LINE, start_context
 from commands.request_checks import cannot_run
 from commands.results import LockInfo, Refused
 from commands.runner import Runner
-from storage import DeploymentKind
+from storage import DeploymentKind, Lock
 from storage.timeutil import iso_utc
 
 
@@ -58,27 +58,17 @@ class Creation:
         environment answers ``Busy`` unless ``queue``: then the request joins its line."""
         store = self.tools.store
         held = await store.locks.get(env.name)
-        if held is not None and not queue:
-            await audit(
-                self.tools, actor, f"{kind}.refused", env.name, reason="locked", holder=held.holder
-            )
-            return Busy(
-                LockInfo(
-                    env.name,
-                    held.holder,
-                    held.kind,
-                    held.reason,
-                    held.acquired_at,
-                    held.deployment_id,
-                )
-            )
+        refuse_busy = held is not None and not queue
+        if refuse_busy and kind == "rollback":
+            return await self._busy(actor, env, kind, held)
         try:
             state = await self.tools.platform.read_state(env)
         except PlatformError as error:
             await audit(self.tools, actor, f"{kind}.refused", env.name, reason=str(error))
             return Refused(f"I could not read {env.name} from Azure: {error}")
         if kind in ("deploy", "canary"):
-            why = await cannot_run(self.tools, env, version, state)
+            # Before the busy answer, so nobody queues (or approves) what could not run.
+            why = await cannot_run(self.tools, env, version, state, busy=held is not None)
             if why is not None:
                 await audit(
                     self.tools, actor, f"{kind}.refused", env.name, reason=why, version=version
@@ -87,6 +77,8 @@ class Creation:
                     f"{version} cannot go to {env.name} now: {why}",
                     hint="Nothing was requested; ask again when that is fixed.",
                 )
+        if refuse_busy:
+            return await self._busy(actor, env, kind, held)
         now = self.tools.clock()
         if queue:
             flags = {**flags, IN_LINE: iso_utc(now)}
@@ -148,3 +140,16 @@ class Creation:
             await self.runner.next_in_line(env.name)
         place = await self.runner.line.place(d.id)
         return replace(started(d), place=place.position if place else None)
+
+    async def _busy(
+        self, actor: str, env: Environment, kind: DeploymentKind, held: Lock | None
+    ) -> Busy:
+        assert held is not None
+        await audit(
+            self.tools, actor, f"{kind}.refused", env.name, reason="locked", holder=held.holder
+        )
+        return Busy(
+            LockInfo(
+                env.name, held.holder, held.kind, held.reason, held.acquired_at, held.deployment_id
+            )
+        )

@@ -24,9 +24,13 @@ def promotion_refusal(version: str, missing: list[str]) -> str:
 
 
 async def cannot_run(
-    tools: JobTools, env: Environment, version: str, state: EnvironmentState
+    tools: JobTools, env: Environment, version: str, state: EnvironmentState, *, busy: bool
 ) -> str | None:
-    """Why a deploy of ``version`` to ``env`` cannot run now, or None when it can."""
+    """Why a deploy of ``version`` to ``env`` cannot run, or None when it can. While the
+    environment is ``busy`` only the artifact is checked: which target the version goes to,
+    and how it is then, is known only when the job holding it has finished."""
+    if busy:
+        return await _artifact_missing(tools, env, version)
     target = state.idle
     if target is None:
         return f"I cannot tell which target of {env.name} is idle"

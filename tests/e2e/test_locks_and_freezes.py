@@ -32,14 +32,19 @@ async def test_two_concurrent_requests_wait_side_by_side_without_locking(
 
 async def test_a_running_job_makes_the_environment_busy(stack: LocalStack) -> None:
     alice = stack.emu.user("U0ALICE")
+    stack.sandbox.faults.arm("slow_lro", match="slotsswap", polls=0)  # the job holds dev
     await alice.command("/deploy", "dev v1.2.0", channel="#deploys")
-    await stack.ws.wait_for_message("#deploys", "Deploy · dev")
+    await stack.sandbox.wait_for_arm(
+        lambda r: r.method == "POST" and r.path.lower().endswith("/slotsswap"), timeout=30
+    )
     running = await latest(stack, "dev")
     await alice.command("/deploy", "dev v1.3.0", channel="#deploys")
-    busy = await stack.ws.wait_for_ephemeral("U0ALICE", "busy")
+    # It reads Azure and checks the artifact before it answers: seconds on a loaded machine.
+    busy = await stack.ws.wait_for_ephemeral("U0ALICE", "busy", timeout=30)
     assert "held by <@U0ALICE>" in busy.text
     assert running.id in busy.text
     assert "Queue it" in str(busy.blocks)
+    stack.sandbox.faults.release_lro()
     await stack.services.idle()
     assert [d.version for d in await stack.services.store.deployments.latest("dev")] == ["v1.2.0"]
 

@@ -2,25 +2,76 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
-from bot.local import LocalStack
+from bot.local import LocalStack, local_bot, local_settings, local_stack
 from bot.slackemu.model import Ephemeral, Message
 from storage import Deployment
 
 from .conftest import fast
+from .test_restart import unattended, world_and_db
 
 SLOW = 30.0  # the machine is shared: answers can take seconds under load
 
 
-def long_watch(mapping: dict[str, Any]) -> dict[str, Any]:
-    """prod watches for 12 s after the switch, so the job holds prod while others ask."""
-    mapping = fast(mapping)
-    mapping["environments"]["prod"]["health"]["watch"] = "12s"
-    return mapping
+@dataclass
+class Gate:
+    """prod's pre-switch hook (a team's smoke test): it answers once the test opens it, so the
+    job holding prod holds it for as long as the test needs."""
+
+    url: str = ""
+    open: asyncio.Event = field(default_factory=asyncio.Event)
+    calls: list[str] = field(default_factory=list)  # the versions, in the order they came
+    arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def hook(self, request: web.Request) -> web.Response:
+        version = str((await request.json())["version"])
+        async with self.arrived:
+            self.calls.append(version)
+            self.arrived.notify_all()
+        await self.open.wait()
+        return web.json_response({"ok": True})
+
+    async def reached(self, versions: list[str]) -> None:
+        async with asyncio.timeout(SLOW), self.arrived:
+            await self.arrived.wait_for(lambda: self.calls == versions)
+
+
+@pytest.fixture
+async def gated(tmp_path: Path) -> AsyncIterator[tuple[LocalStack, Gate]]:
+    gate = Gate()
+    app = web.Application()
+    app.router.add_post("/smoke", gate.hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    gate.url = f"http://127.0.0.1:{port}/smoke"
+
+    def smoke_before_switch(mapping: dict[str, Any]) -> dict[str, Any]:
+        mapping = fast(mapping)
+        mapping["environments"]["prod"]["hooks"] = {"pre_switch": {"url": gate.url}}
+        return mapping
+
+    try:
+        async with local_stack(
+            overrides=smoke_before_switch,
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'deploybot.db'}",
+            publisher_interval=0.05,
+        ) as stack:
+            yield stack, gate
+            gate.open.set()
+    finally:
+        gate.open.set()
+        await runner.cleanup()
 
 
 async def ask(stack: LocalStack, user: str, text: str, wait_for: str) -> Ephemeral:
@@ -73,13 +124,14 @@ async def finished_at(stack: LocalStack, d: Deployment) -> Any:
     return row.at
 
 
-@pytest.mark.parametrize("overrides", [long_watch])
 async def test_queued_requests_run_in_order_after_the_job_with_approvals_given_in_line(
-    stack: LocalStack, overrides: Callable[..., Any]
+    gated: tuple[LocalStack, Gate],
 ) -> None:
+    stack, gate = gated
     await ask(stack, "U0ALICE", "prod v1.2.0", "needs 2 approval")
     first = await by_version(stack, "prod", "v1.2.0")
     await approve(stack, first, "U0BOB", "U0CAROL")
+    await gate.reached(["v1.2.0"])  # the job holds prod
     assert (await stack.services.store.locks.get("prod")) is not None
 
     busy = await ask(stack, "U0ALICE", "prod v1.3.0", "busy")
@@ -102,7 +154,10 @@ async def test_queued_requests_run_in_order_after_the_job_with_approvals_given_i
     assert "1st in line" in done.text
     assert await state_of(stack, third) == "queued"
 
+    assert gate.calls == ["v1.2.0"], "nothing else may start while prod is held"
+    gate.open.set()
     await stack.services.idle()
+    assert gate.calls == ["v1.2.0", "v1.3.0", "v1.4.0"]
     finals = [await stack.services.store.deployments.get(d.id) for d in (first, second, third)]
     assert [d.state for d in finals if d] == ["succeeded"] * 3
     # One job at a time, in the order they joined the line.
@@ -137,6 +192,10 @@ async def test_a_queued_request_starts_when_the_manual_lock_is_released(
     stack: LocalStack,
 ) -> None:
     await ask(stack, "U0ALICE", "lock staging migrating the database", "locked")
+    # While it is busy the artifact is still checked (the target only when the job starts).
+    stack.sandbox.faults.version("v9.9.9", missing_artifact=True)
+    refused = await ask(stack, "U0ALICE", "staging v9.9.9", "Sorry")
+    assert "the artifact" in refused.text and "answered 404" in refused.text
     busy = await ask(stack, "U0ALICE", "staging v1.2.0", "busy")
     assert "a manual lock: migrating the database" in busy.text
     await queue_it(stack, "U0ALICE", busy)
@@ -190,3 +249,31 @@ async def test_a_request_that_cannot_run_is_refused_when_asked_for(stack: LocalS
     assert await stack.services.store.deployments.latest("prod") == []
     [row] = await stack.services.store.audit.query(actions=["deploy.refused"])
     assert "answered 404" in row.details["reason"]
+
+
+async def test_the_line_outlives_a_restart(tmp_path: Path) -> None:
+    """Killed while a job holds staging and another waits in line: the new process resumes
+    the job, then starts the one in line."""
+    async with world_and_db(tmp_path) as (world, db):
+        settings = local_settings(world, overrides=unattended)
+        async with local_bot(world, settings, db, publisher_interval=0.05) as first:
+            first.sandbox.faults.arm("slow_lro", match="slotsswap", polls=0)  # held mid-swap
+            await first.emu.user("U0ALICE").command("/deploy", "staging v1.2.0", channel="#deploys")
+            await first.sandbox.wait_for_arm(
+                lambda r: r.method == "POST" and r.path.lower().endswith("/slotsswap"), timeout=30
+            )
+            busy = await ask(first, "U0ALICE", "staging v1.3.0", "busy")
+            await queue_it(first, "U0ALICE", busy)
+            waiting = await by_version(first, "staging", "v1.3.0")
+            assert waiting.state == "queued"
+            # Leaving the block stops the runner at once, as a crash would.
+        world.sandbox.faults.release_lro()  # Azure finishes the swap without us
+        async with local_bot(world, settings, db, publisher_interval=0.05) as second:
+            await second.services.idle()
+            running = await by_version(second, "staging", "v1.2.0")
+            assert await state_of(second, running) == "succeeded"
+            assert await state_of(second, waiting) == "succeeded"
+            assert await finished_at(second, running) <= await started_at(second, waiting)
+            assert second.sandbox.version("virtualqueue-staging") == "v1.3.0"
+            verified = await second.services.store.audit.verify()
+            assert verified.ok, verified.problem
