@@ -25,7 +25,7 @@ HELP = """*deploybot* ships versions to Azure App Service from Slack.
 `/deploy status [env]` live version, traffic, lock and job per environment
 `/deploy history [env] [--limit N]` who deployed what, when, and how it ended
 `/deploy lock <env> [reason]` · `/deploy unlock <env>`
-`/deploy cancel <env|id>` withdraw a request still waiting for approval
+`/deploy cancel <env|id>` withdraw a request waiting for approval or in line
 `/canary <env> <version> [--stages 5,25,50,100]`
 `/rollback <env> [version] [--reason "text"]` (default: the last good version)"""
 
