@@ -266,7 +266,11 @@ async def test_any_text_gets_an_answer(edge: Edge, text: str) -> None:
 
 @pytest.mark.parametrize(
     ("command", "answer"),
-    [("/canary v1.2.0", "to *prod* is deployment"), ("/rollback v1.0.0", "Roll *prod* back")],
+    [
+        # The reference's promotion order holds for a canary too: staging first.
+        ("/canary v1.2.0", "v1.2.0 has not succeeded on staging"),
+        ("/rollback v1.0.0", "Roll *prod* back"),
+    ],
 )
 async def test_other_commands_are_registered(edge: Edge, command: str, answer: str) -> None:
     name, version = command.split()
