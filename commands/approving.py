@@ -7,7 +7,7 @@ from commands.deploy_audit import audit
 from commands.deploy_results import Answer
 from commands.jobs.base import BOT, JobTools, finish
 from commands.jobs.notes import ApprovalNote, TextNote
-from commands.queueing import ordinal
+from commands.queueing import in_line, ordinal
 from commands.results import Refused
 from commands.runner import Runner
 from storage import Deployment
@@ -112,6 +112,8 @@ class Approvals:
             d.id, ApprovalNote(actor, "reject", reason, 0, d.approvals_required)
         )
         await finish(self.tools, rejected, "rejected", live_version=d.from_version, actor=actor)
+        if in_line(d):
+            await self.runner.line.redraw(d.environment)  # the ones behind it moved up
         return Answer("Rejected.")
 
     async def expire(self, deployment_id: str) -> None:
@@ -126,6 +128,8 @@ class Approvals:
                 d.id, TextNote("The request expired before it was approved.")
             )
             await finish(self.tools, expired, "expired", live_version=d.from_version)
+            if in_line(d):
+                await self.runner.line.redraw(d.environment)
 
     async def _pending(self, actor: str, deployment_id: str) -> Deployment | Answer:
         d = await self.tools.store.deployments.get(deployment_id)

@@ -67,6 +67,7 @@ class Cancellations:
             actor=actor,
         )
         await self.runner.line.redraw(env.name)  # the ones behind it moved up
+        await self.runner.next_in_line(env.name)
         return Answer(f"Cancelled the request to deploy `{d.version}` to *{env.name}* ({d.id}).")
 
     async def _find(self, actor: str, request: Cancel) -> Deployment | Refused:

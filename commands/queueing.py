@@ -138,7 +138,10 @@ class Line:
                 d.id, from_states=["queued"], to_state="running", **fresh
             )
             if running is None:
-                await store.locks.release(environment, deployment_id=d.id)
+                now = await store.deployments.get(d.id)
+                if now is not None and not now.is_terminal:
+                    return None  # another advance started it a moment ago
+                await store.locks.release(environment, deployment_id=d.id)  # cancelled
                 continue
             await store.audit.append(
                 BOT,
