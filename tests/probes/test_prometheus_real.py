@@ -55,11 +55,12 @@ async def test_requests_errors_and_p95_track_a_version_fault(
             assert labels == set(targets)
 
             start = _now()
-            await until_scraped(url, targets, after=start + timedelta(seconds=2))
+            # windows long enough that a loaded machine still sends each colour tens of requests
+            await until_scraped(url, targets, after=start + timedelta(seconds=4))
             healthy = await _read(reader, start, _now())
             sb.faults.version("v1.0.0", error_rate=0.3, latency_ms=300)
             fault_at = _now()
-            await until_scraped(url, targets, after=fault_at + timedelta(seconds=2.5))
+            await until_scraped(url, targets, after=fault_at + timedelta(seconds=4))
             faulty = await _read(reader, fault_at, _now())
             sb.load.set_rate(0)
 
