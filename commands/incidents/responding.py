@@ -12,6 +12,7 @@ from commands.config.model import Config
 from commands.deploy_results import Answer, Busy, Started
 from commands.deploys import Deploys
 from commands.incidents.intake import IncidentNotifier
+from commands.incidents.live import LiveReading, read_live
 from commands.results import Refused
 from storage import Deployment, Incident, Incidents, Store
 
@@ -87,9 +88,20 @@ class Responder:
         await self.notifier.changed(done.id)
         return Answer(f"You resolved incident {done.id}.")
 
+    # -- what is live ------------------------------------------------------------------------
+    async def refresh_live(self, incident: Incident) -> tuple[Incident, LiveReading | None]:
+        """Ask Azure what the incident's environment serves now; keep it on the incident."""
+        if incident.environment is None or incident.state == "resolved":
+            return incident, None
+        reading = await read_live(self.deploys.tools.platform, self.config, incident.environment)
+        if reading.from_platform and reading.version != incident.live_version:
+            incident = await self.incidents.update(incident.id, live_version=reading.version)
+        return incident, reading
+
     # -- roll back ---------------------------------------------------------------------------
     async def rollback_plan(self, incident: Incident) -> RollbackPlan | str:
-        """What [Roll back to vX] would do, or why there is no such button."""
+        """What [Roll back to vX] would do, or why there is no such button: from what is
+        live (as last read from Azure) to the version before the last deployment."""
         if incident.environment is None:
             return "this alert maps to no environment, so there is nothing to roll back"
         last = await self.last_deployment(incident)
@@ -97,7 +109,10 @@ class Responder:
             return f"deploybot has no deployment on {incident.environment} to undo"
         if last.from_version is None or last.from_version == last.version:
             return f"the last deployment on {incident.environment} has no earlier version"
-        return RollbackPlan(incident.environment, last.version, last.from_version)
+        current = incident.live_version or last.version
+        if current == last.from_version and incident.rollback_id is None:
+            return f"{incident.environment} already runs {current}"
+        return RollbackPlan(incident.environment, current, last.from_version)
 
     async def last_deployment(self, incident: Incident) -> Deployment | None:
         if incident.deployment_id is None:
@@ -110,14 +125,19 @@ class Responder:
         incident = await self.incidents.get(incident_id)
         if incident is None:
             return Answer("I don't know that incident.")
+        if incident.environment is not None:
+            env = self.config.environments[incident.environment]
+            # The issue's rule, stricter than /rollback's: deployers only, not approvers.
+            deployers = policy.deployers(self.config, env, groups)
+            if actor not in deployers:
+                reason = f"you can't roll back {env.name}: only its deployers can"
+                await self._audit(actor, "incident.rollback_refused", incident, reason=reason)
+                return Refused(reason, tuple(sorted(deployers)))
+        incident, _ = await self.refresh_live(incident)
         plan = await self.rollback_plan(incident)
         if isinstance(plan, str):
             return Refused(f"I can't roll back from here: {plan}")
         env = self.config.environments[plan.environment]
-        decision = policy.may_operate(self.config, env, actor, groups)
-        if not decision.allowed:
-            await self._audit(actor, "incident.rollback_refused", incident, reason=decision.reason)
-            return Refused(decision.reason, decision.ask)
         if incident.rollback_id is not None:
             return Answer(
                 f"A rollback for this incident was already started ({incident.rollback_id})."
@@ -172,6 +192,7 @@ class Responder:
             f"{plan.current or '?'} → {plan.target} (deployment {rollback_id}); "
             "its progress is on its card in the deploys channel.",
         )
+        await self.notifier.link_job(incident.id, rollback_id)
         await self.notifier.changed(incident.id)
 
     async def deployment_finished(self, deployment_id: str) -> None:
