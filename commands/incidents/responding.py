@@ -109,6 +109,8 @@ class Responder:
             return f"deploybot has no deployment on {incident.environment} to undo"
         if last.from_version is None or last.from_version == last.version:
             return f"the last deployment on {incident.environment} has no earlier version"
+        if incident.rollback_id is None and (newer := await self.newer_deployment(incident)):
+            return f"a newer deployment exists since this alert ({newer.kind} of {newer.version})"
         current = incident.live_version or last.version
         if current == last.from_version and incident.rollback_id is None:
             return f"{incident.environment} already runs {current}"
@@ -134,24 +136,27 @@ class Responder:
                 await self._audit(actor, "incident.rollback_refused", incident, reason=reason)
                 return Refused(reason, tuple(sorted(deployers)))
         incident, _ = await self.refresh_live(incident)
-        plan = await self.rollback_plan(incident)
-        if isinstance(plan, str):
-            return Refused(f"I can't roll back from here: {plan}")
-        env = self.config.environments[plan.environment]
         if incident.rollback_id is not None:
             return Answer(
                 f"A rollback for this incident was already started ({incident.rollback_id})."
             )
-        newer = await self.newer_deployment(incident)
-        if newer is not None:
+        if incident.environment is not None and (newer := await self.newer_deployment(incident)):
             await self._audit(
                 actor, "incident.rollback_refused", incident, reason="newer deployment"
             )
+            last = await self.last_deployment(incident)
+            target = last.from_version if last else None
             return Refused(
                 f"a newer deployment exists since this alert: {newer.version} "
                 f"({newer.kind} {newer.id}, {newer.state})",
-                hint=f"If {plan.target} is still right, use /rollback {env.name} {plan.target}.",
+                hint=f"If {target} is still right, use /rollback {incident.environment} {target}."
+                if target
+                else None,
             )
+        plan = await self.rollback_plan(incident)
+        if isinstance(plan, str):
+            return Refused(f"I can't roll back from here: {plan}")
+        env = self.config.environments[plan.environment]
         result = await self.deploys.rollback(
             actor,
             env.name,
@@ -218,7 +223,8 @@ class Responder:
         for d in await self.store.deployments.latest(incident.environment, limit=10):
             if d.created_at <= incident.triggered_at:
                 break
-            if d.id != incident.deployment_id and not d.is_dry_run and d.state not in NOT_REAL:
+            ours = (incident.deployment_id, incident.rollback_id)
+            if d.id not in ours and not d.is_dry_run and d.state not in NOT_REAL:
                 return d
         return None
 

@@ -143,8 +143,13 @@ async def test_deployers_only_then_linked_rollback_restores_traffic(running: Pro
 async def test_a_newer_deployment_since_the_alert_stops_the_click(running: Production) -> None:
     prod, slack, sandbox = running, running.slack, running.sandbox
     await deploy(slack, "/deploy prod v1.2.0", "v1.2.0")
+    # Azure does not answer while the alert comes in: the card says whose word it has.
+    hang = {"kind": "hang", "times": 0, "match": "/sites/virtualqueue-production"}
+    await sandbox.admin("POST", "/admin/faults/arm", hang)
     card = await alert_card(prod)
+    assert "live `v1.2.0` (deploybot's last deployment: Azure did not answer)" in card.plain()
     assert "Roll back to v1.1.0" in card.buttons()
+    await sandbox.admin("DELETE", "/admin/faults")
     # The team fixes forward before anyone clicks.
     await deploy(slack, "/deploy prod v1.3.0", "v1.3.0")
 
@@ -158,3 +163,8 @@ async def test_a_newer_deployment_since_the_alert_stops_the_click(running: Produ
     ]
     assert not rollback_cards(slack)
     assert await sandbox.served_versions("prod") == {"v1.3.0"}
+    # The next drawing of the card asks Azure again, and Azure answers now; the button goes.
+    assert await slack.click(ALICE, card, "Acknowledge") == 200
+    await slack.wait_for(lambda: "live `v1.3.0` (read from Azure)" in card.plain())
+    assert set(card.buttons()) == {"Unacknowledge", "Resolve"}
+    assert "No rollback button: a newer deployment exists since this alert" in card.plain()
