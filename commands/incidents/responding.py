@@ -3,6 +3,7 @@ rollback path, ``Deploys.rollback``), and what the end of that rollback records.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,7 @@ from commands.results import Refused
 from storage import Deployment, Incident, Incidents, Store
 
 NOT_REAL = frozenset({"rejected", "expired", "cancelled"})
+LIVE_TTL_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Responder:
         self.deploys = deploys
         self.clock = clock
         self.notifier = notifier
+        self._live: dict[str, tuple[float, LiveReading]] = {}
 
     # -- acknowledge / resolve ---------------------------------------------------------------
     async def acknowledge(self, actor: str, incident_id: str) -> Answer | Refused:
@@ -89,11 +92,22 @@ class Responder:
         return Answer(f"You resolved incident {done.id}.")
 
     # -- what is live ------------------------------------------------------------------------
-    async def refresh_live(self, incident: Incident) -> tuple[Incident, LiveReading | None]:
-        """Ask Azure what the incident's environment serves now; keep it on the incident."""
-        if incident.environment is None or incident.state == "resolved":
+    async def refresh_live(
+        self, incident: Incident, *, fresh: bool = False
+    ) -> tuple[Incident, LiveReading | None]:
+        """Ask Azure what the incident's environment serves now; keep it on the incident.
+        A reading younger than ``LIVE_TTL_S`` is reused (an alert storm redraws the card
+        often), unless ``fresh`` (a click acts on it)."""
+        env = incident.environment
+        if env is None or incident.state == "resolved":
             return incident, None
-        reading = await read_live(self.deploys.tools.platform, self.config, incident.environment)
+        now = time.monotonic()
+        cached = self._live.get(env)
+        if not fresh and cached is not None and now - cached[0] < LIVE_TTL_S:
+            reading = cached[1]
+        else:
+            reading = await read_live(self.deploys.tools.platform, self.config, env)
+            self._live[env] = (now, reading)
         if reading.from_platform and reading.version != incident.live_version:
             incident = await self.incidents.update(incident.id, live_version=reading.version)
         return incident, reading
@@ -135,7 +149,7 @@ class Responder:
                 reason = f"you can't roll back {env.name}: only its deployers can"
                 await self._audit(actor, "incident.rollback_refused", incident, reason=reason)
                 return Refused(reason, tuple(sorted(deployers)))
-        incident, _ = await self.refresh_live(incident)
+        incident, _ = await self.refresh_live(incident, fresh=True)
         if incident.rollback_id is not None:
             return Answer(
                 f"A rollback for this incident was already started ({incident.rollback_id})."
@@ -202,8 +216,10 @@ class Responder:
 
     async def deployment_finished(self, deployment_id: str) -> None:
         """A job ended: if an incident started it, record the mitigation and say so."""
-        incident = await self.incidents.by_rollback(deployment_id)
         d = await self.store.deployments.get(deployment_id)
+        if d is not None:
+            self._live.pop(d.environment, None)  # what Azure serves may have just changed
+        incident = await self.incidents.by_rollback(deployment_id)
         if incident is None or d is None or incident.mitigated_at is not None:
             return
         took = ((d.finished_at or self.clock()) - d.created_at).total_seconds()

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
-from bot.incidents.stats_chart import stats_chart
+from bot.incidents.stats_chart import FAILED_COLOUR, LEAD_COLOUR, OK_COLOUR, stats_chart
 from commands.incidents.daily import Day, daily, enough_for_a_chart
 from commands.incidents.dora import figures
 from storage import Incidents, Store, default_database_url
 
 from .month import DAY, MINUTE, Clock, generate_month
+from .png import pixels_like, size
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -81,12 +80,11 @@ async def test_the_month_day_by_day_and_its_chart(store: Store, clock: Clock) ->
     assert enough_for_a_chart(days) and not enough_for_a_chart(days[:4])
 
     png = stats_chart("DORA figures for prod, last 30 days", days)
-    assert png.startswith(b"\x89PNG\r\n\x1a\n")
-    with Image.open(io.BytesIO(png)) as image:
-        assert image.size == (960, 520)
-        # Red is drawn: the failed days' bars (the chart is not a blank canvas).
-        colours = {c for _, c in image.convert("RGB").getcolors(maxcolors=1 << 20) or []}
-        assert (0xC1, 0x12, 0x1F) in colours
+    assert size(png) == (960, 520)
+    # Drawn, not a blank canvas: the failed days' bars, the others, the lead-time line.
+    assert pixels_like(png, FAILED_COLOUR) > 500
+    assert pixels_like(png, OK_COLOUR) > pixels_like(png, FAILED_COLOUR) * 3
+    assert pixels_like(png, LEAD_COLOUR) > 200
 
 
 def test_too_little_data_for_a_chart() -> None:
