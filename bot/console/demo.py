@@ -1,5 +1,7 @@
 """The scripted tour `deploybot demo` plays: console lines, with '# ' lines as narration."""
 
+from bot.console.drill import DEMO_DRILL
+
 DEMO_SCRIPT = """\
 # Production runs v1.1.0 on the blue app behind Traffic Manager. Everyone can look.
 /deploy status prod
@@ -40,3 +42,6 @@ click 1 yes
 wait
 /deploy history
 """
+
+# The incident drill ends the tour (bot.console.drill).
+DEMO_SCRIPT += DEMO_DRILL

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.console.drill import DRILL_HELP, Drill
 from bot.console.faults import FAULT_HELP, apply_fault, apply_load
 from bot.local import LocalStack, Overrides, local_stack, quick_checks
 from bot.settings import Settings
@@ -36,6 +37,7 @@ CONSOLE_HELP = f"""Type what you would type in Slack: /deploy help, /deploy stat
   wait [watching]   wait until jobs finish (or until one is being watched)
   users             who is who, and their roles
 {FAULT_HELP}
+{DRILL_HELP}
   help              this text;  quit  leaves"""
 WAIT_LIMIT_S = 120.0
 CONSOLE_LOAD_RPS = 10.0
@@ -51,6 +53,7 @@ class Console:
     seen: int = 0
     database_url: str | None = None
     """Where the audit log is kept, when it outlives the session."""
+    drill: Drill | None = None
 
     @property
     def settings(self) -> Settings:
@@ -104,6 +107,9 @@ class Console:
             return [apply_fault(self.stack.sandbox, shlex.split(rest))]
         if word == "load":
             return [apply_load(self.stack.sandbox, rest)]
+        if word == "drill":
+            self.drill = self.drill or Drill(self.stack)
+            return [*await self.drill.handle(rest), *self.news()]
         if word == "users":
             return self._users()
         if word == "help":
@@ -270,8 +276,11 @@ def describe_deployments(unfinished: list[Deployment]) -> str:
 
 
 def without_freezes(mapping: dict[str, Any]) -> dict[str, Any]:
-    """The demo must tell the same story on any day of the week."""
-    return {**quick_checks(mapping, watch="6s", interval="1s"), "freezes": []}
+    """The demo must tell the same story on any day of the week; its incident drill ends
+    with a person's click, so the automatic rollback is off."""
+    incidents = {**mapping.get("incidents", {}), "auto_rollback_within": None}
+    quick = quick_checks(mapping, watch="6s", interval="1s")
+    return {**quick, "freezes": [], "incidents": incidents}
 
 
 @contextlib.asynccontextmanager
@@ -291,4 +300,8 @@ async def open_console(
     ) as stack:
         console = Console(stack, database_url=database_url or settings.runtime.database_url)
         console.seen = len(stack.ws.changes)
-        yield console
+        try:
+            yield console
+        finally:
+            if console.drill is not None:
+                await console.drill.close()

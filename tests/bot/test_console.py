@@ -91,7 +91,7 @@ def test_demo_exits_zero_and_reads_like_a_conversation(tmp_path: Path) -> None:
         [sys.executable, "-m", "bot", "demo"],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=300,
         cwd=tmp_path,
         check=False,
     )
@@ -104,6 +104,9 @@ def test_demo_exits_zero_and_reads_like_a_conversation(tmp_path: Path) -> None:
     assert "Rolled back" in out
     assert "Roll *prod* back from `v1.2.0` to `v1.1.0`?" in out
     assert "flip back to blue" in out
+    # It ends with the incident drill: the thread, the click, traffic restored.
+    assert "(the incident thread opened " in out and "[1] Roll back to v1.1.0" in out
+    assert "(incident thread: Traffic back on v1.1.0 after " in out
     assert "\n! " not in out, "a demo line was refused by the console"
     assert "Traceback" not in result.stderr
 
