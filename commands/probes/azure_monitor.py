@@ -4,8 +4,12 @@ App Service metrics come in minute points (PT1M is the finest grain), and the po
 current minute keeps growing until the minute is over; late data can also fill a minute after
 it was first read. A canary judges every interval, often well under a minute, so the reader
 remembers what it has already counted of each minute and answers only what was added since:
-consecutive windows never count a request twice. The first read of a target has nothing to
-subtract and counts its minutes so far, as Azure Monitor itself would answer.
+consecutive windows never count a request twice.
+
+The first read of a target has nothing to subtract. A window that starts on a minute counts
+whole minutes, as Azure Monitor answers them; one that starts inside a minute cannot tell
+that minute's earlier traffic from its own, so that minute only primes the count (as a scrape
+reader's first scrape does) and later windows count what it gains.
 """
 
 from __future__ import annotations
@@ -68,6 +72,10 @@ class AzureMonitorReader:
         except PlatformError as exc:
             raise MetricsUnavailable("azure-monitor", target, str(exc)) from exc
         window_start = start if first else self._last_end[target]
+        if first and start != _minute(start):
+            partial = next((p for p in series.points if p.at == _minute(start)), None)
+            if partial is not None:
+                counted[partial.at] = _counted(partial)
         added = [(point.at, self._add(counted, point)) for point in series.points]
         self._last_end[target] = end
         for minute in [m for m in counted if m < _minute(end) - LOOKBACK]:
