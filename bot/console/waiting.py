@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from bot.services import Services
 from bot.slackemu import Workspace
@@ -30,6 +31,18 @@ def _in_stage(deployment: Deployment, number: int) -> bool:
     )
 
 
+def _stage_note(cards: set[str | None], number: int) -> Callable[[Change], bool]:
+    def said(change: Change) -> bool:
+        message = change.message
+        return (
+            message is not None
+            and message.thread_ts in cards
+            and f"Stage {number} of " in message.text
+        )
+
+    return said
+
+
 async def wait_for_stage(services: Services, ws: Workspace, number: int, limit_s: float) -> str:
     """ "" once a canary is in stage ``number``; otherwise why waiting ended ("? …" / "! …")."""
     loop = asyncio.get_running_loop()
@@ -37,7 +50,11 @@ async def wait_for_stage(services: Services, ws: Workspace, number: int, limit_s
     while True:
         mark = ws.mark()
         canaries = [d for d in await services.store.deployments.unfinished() if d.kind == "canary"]
-        if any(_in_stage(d, number) for d in canaries):
+        there = [d for d in canaries if _in_stage(d, number)]
+        if there:
+            # The job stores the stage, then says so in its thread: show that too.
+            with contextlib.suppress(TimeoutError):
+                await ws.wait_for(_stage_note({d.card_ts for d in there}, number), timeout=5.0)
             await services.runner.tools.reporter.flush()
             return ""
         if not canaries:

@@ -25,7 +25,7 @@ def staging_canary(mapping: dict[str, Any]) -> dict[str, Any]:
         "interval": "0.3s",
         "max_extensions": 5,
         "metrics": {"source": "scrape"},
-        "rollback": {"min_requests": 3, "confidence": 0.9},
+        "rollback": {"min_requests": 3, "confidence": 0.9, "allowed_increase": 1.0},
     }
     return mapping
 

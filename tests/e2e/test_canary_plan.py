@@ -129,4 +129,9 @@ async def test_a_baseline_without_traffic_fails_the_pre_check(tmp_path: Path) ->
         assert "✗ blue (baseline):" in text
         assert "no requests in the last 5 min: the judge would have nothing to compare" in text
         bare = await dry_run(quiet, "/deploy", "prod v1.3.0 --dry-run")
+        slot = await changes_nothing(quiet, "/canary", "dev v1.3.0 --dry-run")
     assert "Canary stages" not in bare  # a blue-green dry run has no canary part
+    # Azure Monitor on slots: the slot's own resource, and the site's for production
+    assert "/sites/virtualqueue-dev/slots/green/providers/Microsoft.Insights/metrics" in slot
+    assert "/sites/virtualqueue-dev/providers/Microsoft.Insights/metrics" in slot
+    assert "✗ production (baseline):" in slot
