@@ -53,6 +53,14 @@ async def test_a_canary_dry_run_runs_its_promql_and_changes_nothing(tmp_path: Pa
             "interval": "5s",
             "metrics": {"source": "prometheus", "url": f"http://127.0.0.1:{port}"},
         }
+        # A team's own query with a typo: Prometheus refuses it, the plan must say so.
+        config["environments"]["staging"]["canary"] = {
+            "metrics": {
+                "source": "prometheus",
+                "url": f"http://127.0.0.1:{port}",
+                "queries": {"p95_ms": "histogram_quantile(0.95, "},
+            }
+        }
 
     async with production(tmp_path, tune=prometheus_source) as prod:
         sandbox = prod.sandbox
@@ -68,6 +76,7 @@ async def test_a_canary_dry_run_runs_its_promql_and_changes_nothing(tmp_path: Pa
             text = await answer_to(prod, "/canary prod v1.3.0 --dry-run")
             same = await answer_to(prod, "/deploy prod v1.3.0 canary --dry-run")
             chosen = await answer_to(prod, "/canary prod v1.3.0 --stages 10,100 --dry-run")
+            typo = await answer_to(prod, "/canary staging v1.3.0 --dry-run")
             assert await writes_since(prod, mark) == []
             assert await sandbox.traffic_manager() == weights
         assert rows(prod.database, "locks") == 0
@@ -93,3 +102,6 @@ async def test_a_canary_dry_run_runs_its_promql_and_changes_nothing(tmp_path: Pa
     assert "3. 50 % for 30m00s: green 500 · blue 500; canary disabled" in same
     assert "1. 10 % for 30m00s: green 100 · blue 900; canary disabled" in chosen
     assert "2. 100 %: green 1000, blue disabled" in chosen
+    broken = next(line for line in typo.splitlines() if "histogram_quantile(0.95, " in line)
+    assert broken.startswith("✗ green (canary)") and "bad_data" in broken, broken
+    assert "✗ production (baseline)" in typo  # Prometheus does not scrape staging
