@@ -78,7 +78,13 @@ async def _prometheus(
             continue
         has_data = value is not None and (kind != "requests" or value > 0)
         shown = "0" if value is None else f"{value:.1f}"
-        ok, detail = _verdict(role, has_data, f"returns {shown} now", "returns no data now")
+        window = f"{max(1, round(env.canary.interval.total_seconds()))}s"
+        none = (
+            f"returns no data now (is Prometheus scraping {target}, at least twice in {window}?)"
+            if role == "baseline"
+            else "returns no data now"
+        )
+        ok, detail = _verdict(role, has_data, f"returns {shown} now", none)
         checks.append(QueryCheck(target, role, promql, ok, detail))
     return checks
 
