@@ -40,11 +40,11 @@ def audited(database: Path, action: str) -> list[dict[str, Any]]:
         return [json.loads(details) for (details,) in rows]
 
 
-async def breached_at_the_second_stage(prod: Production, latency: str) -> str:
+async def breached_at_the_second_stage(prod: Production, latency: str, env: str = "prod") -> str:
     """Runs the canary; returns its thread's text."""
     sandbox, slack = prod.sandbox, prod.slack
-    async with traffic(sandbox, "prod"):
-        card = await canary(prod, "prod", "v2.0.0")
+    async with traffic(sandbox, env):
+        card = await canary(prod, env, "v2.0.0")
         await slack.wait_for(lambda: in_thread(prod, card, "Stage 2 of 3 started"), timeout=90)
         thread = " | ".join(m.text for m in slack.thread(card))
         assert "Stage 1 (25 %) passed" in thread, (card.plain(), thread)
@@ -56,8 +56,9 @@ async def breached_at_the_second_stage(prod: Production, latency: str) -> str:
     thread = " | ".join(m.text for m in slack.thread(card))
     assert outcome(card) == "Rolled back", (card.plain(), thread)
     assert "error rate" in card.plain(), card.plain()
-    assert await sandbox.served_versions("prod") == {"v1.1.0"}
-    assert await sandbox.enabled_endpoints() == {"blue"}
+    assert await sandbox.served_versions(env) == {"v1.1.0"}
+    if env == "prod":
+        assert await sandbox.enabled_endpoints() == {"blue"}
     return thread
 
 
@@ -78,6 +79,19 @@ async def test_a_canary_judged_by_azure_monitor(tmp_path: Path) -> None:
     async with production(tmp_path, tune=judged_from(source, "1s")) as prod:
         await breached_at_the_second_stage(prod, "average latency")
         assert audited(prod.database, "metrics.unavailable") == []
-        calls = await prod.sandbox.admin("GET", "/admin/arm-requests")
-    insights = [c for c in calls if "Microsoft.Insights/metrics" in str(c)]
-    assert insights, "the bot never asked Azure Monitor"
+        calls = await prod.sandbox.admin("GET", "/admin/arm-requests?limit=1000")
+    paths = [str(c["path"]) for c in calls if c["path"].endswith("Microsoft.Insights/metrics")]
+    assert any("/sites/virtualqueue-production-green/" in p for p in paths), paths[-3:]
+    assert any("/sites/virtualqueue-production-blue/" in p for p in paths), paths[-3:]
+
+
+async def test_a_canary_on_slots_judged_by_azure_monitor(tmp_path: Path) -> None:
+    """The slot's own metrics (…/sites/APP/slots/green) against production's."""
+    source = {"source": "azure-monitor"}
+    async with production(tmp_path, tune=judged_from(source, "1s")) as prod:
+        await breached_at_the_second_stage(prod, "average latency", env="dev")
+        assert audited(prod.database, "metrics.unavailable") == []
+        calls = await prod.sandbox.admin("GET", "/admin/arm-requests?limit=1000")
+    paths = [str(c["path"]) for c in calls if c["path"].endswith("Microsoft.Insights/metrics")]
+    assert any("/sites/virtualqueue-dev/slots/green/" in p for p in paths), paths[-3:]
+    assert any("/sites/virtualqueue-dev/providers/" in p for p in paths), paths[-3:]
