@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from commands.canary.judge import StageJudge
 from commands.canary.judgement import Judgement, Metric, Verdict
+from commands.canary.memory import JudgeMemory
 from commands.config.model import RollbackRules
 from commands.platform.state import MetricSeries
 
@@ -397,3 +399,34 @@ def test_identical_versions_are_almost_never_rolled_back() -> None:
 def test_a_canary_30_percent_slower_is_almost_always_rolled_back() -> None:
     verdicts = [stage_verdict(seed, canary_latency=260) for seed in range(100)]
     assert verdicts.count(Verdict.ROLLBACK) >= 98
+
+
+def test_a_judge_rebuilt_from_its_memory_carries_on_where_it_was() -> None:
+    """A restart mid-stage: the failing streak and the comparison's samples survive the JSON."""
+    before = judge()
+    feed(before, series(), baseline(), 3)
+    assert before.observe(series(errors=5), baseline()).verdict == Verdict.CONTINUE  # 1 of 2
+    stored = json.loads(json.dumps(before.memory().to_json()))
+    after = StageJudge(
+        RollbackRules(), share=SHARE, extensions_left=3, memory=JudgeMemory.from_json(stored)
+    )
+    assert after.judged_intervals == 4
+    rolled = after.observe(series(errors=5), baseline())  # the second failure in a row
+    assert rolled.verdict == Verdict.ROLLBACK, rolled
+    assert rolled.rule is not None and "for 2 intervals" in rolled.rule
+
+
+def test_a_restored_judge_decides_the_stage_on_the_intervals_from_before_the_restart() -> None:
+    before = judge()
+    feed(before, series(), baseline(), 5)
+    after = StageJudge(
+        RollbackRules(), share=SHARE, extensions_left=3, memory=before.memory()
+    )  # no interval observed since
+    end = after.at_stage_end()
+    assert end.verdict == Verdict.PROMOTE, end
+    assert len(end.rows) == 4
+
+
+@pytest.mark.parametrize("stored", [None, [], {"judged_intervals": "4"}, {"streaks": {}}])
+def test_a_memory_this_version_did_not_write_is_not_one(stored: object) -> None:
+    assert JudgeMemory.from_json(stored) is None
