@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from commands.jobs.base import StepFailed
 from commands.jobs.bluegreen import BlueGreenJob
-from commands.jobs.canary_stage import StageRun
+from commands.jobs.canary_stage import StageBreach, StageRun
 from commands.jobs.canary_traffic import stage_plan
 from commands.jobs.context import CanaryProgress, traffic_to
-from commands.jobs.notes import SwitchNote, TextNote
+from commands.jobs.notes import Note, StageNote, SwitchNote, TextNote
 from commands.jobs.steps import Step
 from commands.jobs.switching import Switcher
 from commands.jobs.watch import Breach
@@ -42,7 +42,8 @@ class CanaryJob(BlueGreenJob):
             await self.run_step(Step.PROMOTE, self._promote)
             await self.run_step(Step.VERIFY, self._verify)
         except Breach as breach:
-            await self._take_out(str(breach), requested_by=breach.requested_by)
+            chart = breach.chart if isinstance(breach, StageBreach) else None
+            await self._take_out(str(breach), requested_by=breach.requested_by, chart=chart)
             return
         except StepFailed as failure:
             await self._take_out(str(failure))
@@ -73,9 +74,11 @@ class CanaryJob(BlueGreenJob):
         await self.note(SwitchNote(how, self.ctx.live, target, took, switcher.effective()))
         return f"{how} in {took:.2f}s"
 
-    async def _take_out(self, why: str, *, requested_by: str | None = None) -> None:
+    async def _take_out(
+        self, why: str, *, requested_by: str | None = None, chart: StageNote | None = None
+    ) -> None:
         """Before promotion: traffic back on the live target alone. After: blue-green's
-        rollback (switch back and verify)."""
+        rollback (switch back and verify). ``chart``: the breached stage's, for the thread."""
         if self.ctx.switched:
             await self._roll_back(why, requested_by=requested_by)
             return
@@ -84,11 +87,16 @@ class CanaryJob(BlueGreenJob):
         await self.save(rollback_reason=why, rollback_requested_by=requested_by)
         await self.set_state("rolling_back", error=None if requested_by else {"message": why})
         because = f"aborted by <@{requested_by}>" if requested_by else why
-        await self.note(TextNote(f"Taking the canary out of traffic: {because}"))
+        notes: list[Note] = [chart] if chart is not None else []
+        notes.append(TextNote(f"Taking the canary out of traffic: {because}"))
 
         async def work() -> str:
             started = self.tools.monotonic()
-            await self.tools.platform.set_split(self.env, {live: 100.0})
+            try:
+                await self.tools.platform.set_split(self.env, {live: 100.0})
+            finally:  # told after the traffic change: rendering a chart must not delay it
+                for note in notes:
+                    await self.note(note)
             took = self.tools.monotonic() - started
             await self.save(traffic=traffic_to(live), rollback_note=f"canary out, {took:.2f}s")
             await self.tools.reporter.changed(self.id)

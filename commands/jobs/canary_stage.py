@@ -21,7 +21,7 @@ from commands.jobs.canary_observe import Observer
 from commands.jobs.canary_rows import metric_rows, stage_summary
 from commands.jobs.canary_traffic import observed_share
 from commands.jobs.context import CanaryProgress
-from commands.jobs.notes import TextNote
+from commands.jobs.notes import StageNote, TextNote
 from commands.jobs.stopping import ShuttingDown, wait_any
 from commands.jobs.watch import Breach, rollback_signal
 from commands.platform.base import public_url
@@ -32,6 +32,15 @@ if TYPE_CHECKING:
     from commands.jobs.base import Job
 
 Outcome = Literal["next", "promote now"]
+
+
+class StageBreach(Breach):
+    """The judge takes the canary out. The stage's chart goes to the thread once traffic is
+    back on the old version: rendering it must not delay the rollback."""
+
+    def __init__(self, verdict: Judgement, chart: StageNote) -> None:
+        super().__init__(str(verdict.rule), verdict.metric.value if verdict.metric else "canary")
+        self.chart = chart
 
 
 class StageRun:
@@ -137,8 +146,7 @@ class StageRun:
             )
             await self._record(verdict, judge)
             if verdict.verdict == Verdict.ROLLBACK:
-                await job.note(chart.note(f"{self.name} breached: {verdict.rule}."))
-                raise _breach(verdict)
+                raise StageBreach(verdict, chart.note(f"{self.name} breached: {verdict.rule}."))
             if verdict.verdict == Verdict.PAUSE:
                 await self._pause(verdict.question or str(verdict.rule))
 
@@ -147,12 +155,14 @@ class StageRun:
         verdict = judge.at_stage_end()
         await self._record(verdict, judge)
         if verdict.verdict == Verdict.ROLLBACK:
-            await self.job.note(chart.note(f"{self.name} failed: {verdict.rule}."))
-            raise _breach(verdict)
+            raise StageBreach(verdict, chart.note(f"{self.name} failed: {verdict.rule}."))
         if verdict.verdict == Verdict.EXTEND:
+            # A whole hold more from now, even when the end is long past (the bot was down).
+            assert self.progress.stage_started_at is not None
+            elapsed = (self.tools.clock() - self.progress.stage_started_at).total_seconds()
             self.progress = replace(
                 self.progress,
-                hold_s=self.progress.hold_s + self.stage.hold.total_seconds(),
+                hold_s=max(self.progress.hold_s, elapsed) + self.stage.hold.total_seconds(),
                 extensions=self.progress.extensions + 1,
             )
             await self._save()
@@ -225,7 +235,3 @@ class StageRun:
                 canary=self.progress, traffic=traffic, traffic_effective=self.progress.effective
             )
         await self.tools.reporter.changed(self.job.id)
-
-
-def _breach(verdict: Judgement) -> Breach:
-    return Breach(str(verdict.rule), verdict.metric.value if verdict.metric else "canary")
