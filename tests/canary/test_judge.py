@@ -136,14 +136,14 @@ def test_the_first_guard_in_order_names_the_rule() -> None:
 @pytest.mark.parametrize(
     ("share", "baseline_requests", "canary_requests", "ok"),
     [
-        (0.05, 1900, 79, False),  # expects 100, needs 80
-        (0.05, 1900, 81, True),
-        (0.25, 1500, 399, False),  # expects 500, needs 400
-        (0.25, 1500, 401, True),
-        (0.5, 1000, 799, False),  # expects 1000, needs 800
-        (0.5, 1000, 801, True),
-        (0.9, 100, 719, False),  # expects 900, needs 720
-        (0.9, 100, 721, True),
+        (0.05, 19000, 799, False),  # expects 1000, needs 800
+        (0.05, 19000, 801, True),
+        (0.25, 15000, 3999, False),  # expects 5000, needs 4000
+        (0.25, 15000, 4001, True),
+        (0.5, 10000, 7999, False),  # expects 10000, needs 8000
+        (0.5, 10000, 8001, True),
+        (0.9, 1000, 7199, False),  # expects 9000, needs 7200
+        (0.9, 1000, 7201, True),
     ],
 )
 def test_throughput_is_held_to_the_baseline_scaled_to_the_share(
@@ -156,6 +156,21 @@ def test_throughput_is_held_to_the_baseline_scaled_to_the_share(
     assert row.ok is ok
     expected_rps = baseline_requests / 30 * share / (1 - share)
     assert row.threshold == pytest.approx(0.8 * expected_rps)
+
+
+def test_a_shortfall_random_routing_explains_is_not_a_failure() -> None:
+    """11 requests to the baseline and 5 to a 50 % canary: far below the ratio, but one
+    interval in twenty looks like that when requests are routed at random."""
+    noisy = judge(share=0.5, min_requests=5, min_throughput_ratio=0.8)
+    row = noisy.observe(series(requests=5, seconds=1), baseline(requests=11, seconds=1)).row(
+        Metric.THROUGHPUT
+    )
+    assert row.ok is True and "random routing" in row.note, row
+    # A canary that gets nothing of 40 requests at 20 % is no accident.
+    lost = judge(share=0.2, min_requests=5).observe(
+        series(requests=0, seconds=1), baseline(requests=40, seconds=1)
+    )
+    assert lost.row(Metric.THROUGHPUT).ok is False
 
 
 def test_throughput_is_not_judged_at_100_percent_or_without_baseline_traffic() -> None:
