@@ -63,7 +63,11 @@ class StageRun:
         # A new stage's hold starts once its share is seen (Traffic Manager is DNS); a resumed
         # one keeps its start, so it has only the time it had left.
         started = (progress.stage_started_at if resumed else None) or tools.clock()
-        self.progress = replace(progress, stage_started_at=started, effective=effective)
+        # An empty memory from the start: after a restart, none means an older version's row.
+        judged = progress.judge if resumed else JudgeMemory().to_json()
+        self.progress = replace(
+            progress, stage_started_at=started, effective=effective, judge=judged
+        )
         await self._save(traffic=((target, percent), (live, 100 - percent)))
         left = self.progress.hold_s - (tools.clock() - started).total_seconds()
         how = "resumed with" if resumed else "started:"

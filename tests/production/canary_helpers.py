@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import json
+import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -70,6 +72,23 @@ async def weights_seen(sandbox: SandboxProcess, until: asyncio.Event) -> list[di
             seen.append(state)
         await asyncio.sleep(0.1)
     return seen
+
+
+async def until_stage_stored(prod: Production, stage: int, timeout: float = 60) -> None:  # noqa: ASYNC109
+    """Wait until the deployment's stored progress (the SQLite file serve writes) has stage
+    ``stage`` (1-based) begun: what a restart resumes from, whatever the thread, which may lag
+    behind a chart's rendering, says yet."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        with contextlib.closing(sqlite3.connect(prod.database, timeout=5)) as db:
+            rows = db.execute("SELECT context FROM deployments").fetchall()
+        progress = [json.loads(context or "{}").get("canary") or {} for (context,) in rows]
+        if any(p.get("stage") == stage - 1 and p.get("stage_started_at") for p in progress):
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"stage {stage} never began: {progress}")
+        await asyncio.sleep(0.05)
 
 
 def thread_text(prod: Production, card: Message) -> str:

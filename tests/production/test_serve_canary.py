@@ -19,6 +19,7 @@ from .canary_helpers import (
     fired_rule,
     in_thread,
     traffic,
+    until_stage_stored,
     weights_seen,
 )
 from .conftest import Production, production
@@ -136,7 +137,7 @@ async def test_a_kill_mid_stage_resumes_the_stage_with_the_time_it_has_left(
     prod, sandbox, slack = running, running.sandbox, running.slack
     async with traffic(sandbox, "prod"):
         card = await canary(prod, "prod", "v2.0.0")
-        await slack.wait_for(lambda: in_thread(prod, card, "Stage 2 of 3 started"))
+        await until_stage_stored(prod, 2)
         prod.bot.kill()
         await prod.bot.stop()
         await restarted(prod)
