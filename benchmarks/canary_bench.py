@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import random
 import sqlite3
 import statistics
@@ -187,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         ),
     ]
     print(render(rows))
+    # Detection needs min_requests canary requests in an interval: on a starved machine the
+    # users' loop sends fewer, and the figures say more about the machine than the judge.
+    print("load average (1, 5, 15 min): " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
     print(f"judge CPU share of one {JUDGE_INTERVAL.total_seconds():.0f} s interval: {share:.4%}")
     return 0
 
