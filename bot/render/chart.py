@@ -31,7 +31,7 @@ WIDTH_IN, HEIGHT_IN, DPI = 9.6, 5.6, 100
 SQUASHED = 10
 """A panel whose highest value is this many times its limit is drawn on a symlog scale."""
 
-_TICK_STEPS = (5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
+_TICK_STEPS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
 _RENDER_LOCK = threading.Lock()
 
 
@@ -170,12 +170,12 @@ def _time_span(*series: Sequence[ChartPoint]) -> tuple[float, float]:
     """The stage's time in epoch seconds, every interval included (even one without data)."""
     stamps = [p.at.timestamp() for points in series for p in points]
     low, high = min(stamps), max(stamps)
-    pad = max((high - low) * 0.04, 5.0)
+    pad = max((high - low) * 0.04, 0.5)  # a stage of seconds fills the panel, too
     return low - pad, high + pad
 
 
 def _time_ticks(low: float, high: float, most: int = 8) -> list[float]:
-    """Epoch seconds on whole steps of 5 s, 10 s, 15 s, 30 s, 1, 2, 5, 10, 15, 30 min or hours."""
+    """Epoch seconds on whole steps of 1, 2, 5, 10, 15, 30 s, 1, 2, 5, 10, 15, 30 min or hours."""
     step = next((s for s in _TICK_STEPS if (high - low) / s <= most), 3600.0)
     while (high - low) / step > most:
         step *= 2

@@ -4,7 +4,9 @@ The checks that can show a dependency both sides share (``/health``, ``/health/d
 are probed on the canary and on the baseline after their metrics are read, all at once. Those
 probes reach the apps like users' requests and are counted in their metrics, in the next
 window: they are taken off that window's requests (and failed ones off its errors), so that a
-stage without users reads as no data rather than as a few healthy requests.
+stage without users reads as no data rather than as a few healthy requests. That is exact for
+the scrape source, whose windows run from one read to the next; Prometheus and Azure Monitor
+bucket requests in their own time, so there it is close, not exact.
 """
 
 from __future__ import annotations

@@ -129,7 +129,8 @@ def test_importing_the_chart_modules_does_not_load_matplotlib(module: str) -> No
 
 
 @pytest.mark.parametrize(
-    ("span_s", "step_s"), [(10, 5), (60, 10), (270, 60), (600, 120), (3600, 600), (86400, 14400)]
+    ("span_s", "step_s"),
+    [(5, 1), (10, 2), (30, 5), (60, 10), (270, 60), (600, 120), (3600, 600), (86400, 14400)],
 )
 def test_time_ticks_fall_on_whole_steps_and_never_repeat(span_s: int, step_s: int) -> None:
     from bot.render.chart import _time_span, _time_ticks
