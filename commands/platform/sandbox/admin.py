@@ -1,6 +1,8 @@
 """A small HTTP admin API beside the artifact store (plain http): state and fault switches.
 
-GET /admin/state · GET /admin/faults · POST /admin/faults/app | version | arm | release-lro ·
+GET /admin/state · GET /admin/faults ·
+POST /admin/faults/app | version | arm | release-lro ·
+POST /admin/faults/dependency {"name": "database", "down": true} (down on every app) ·
 DELETE /admin/faults · GET /admin/arm-requests?limit=N ·
 GET /admin/load · POST /admin/load {"rps": 5} (synthetic requests a second per front door) ·
 GET /admin/alerting · POST /admin/alerting {"url": …, "token": …} (Alertmanager-shaped
@@ -89,6 +91,7 @@ class AdminApi:
                 "/admin/faults/app": (self._faults.app, ("app", "slot")),
                 "/admin/faults/version": (self._faults.version, ("version",)),
                 "/admin/faults/arm": (self._faults.arm, ("kind",)),
+                "/admin/faults/dependency": (self._faults.dependency, ("name",)),
             }
             if path in setters:
                 if method != "POST":
