@@ -17,6 +17,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -77,9 +78,21 @@ def _stage_end(rules: RollbackRules, canaries: int, intervals: int) -> None:
     )
 
 
-def run(canaries: int, rounds: int, stage_intervals: int) -> int:
+@dataclass(frozen=True)
+class JudgeCost:
+    """CPU seconds per interval for N canaries: building the inputs alone, and with judging."""
+
+    canaries: int
+    inputs_s: float
+    total_s: float
+
+    @property
+    def judging_s(self) -> float:
+        return self.total_s - self.inputs_s
+
+
+def measure(canaries: int, rounds: int) -> JudgeCost:
     rules = RollbackRules()
-    print(f"{canaries} canaries at {SHARE:.0%}, {rounds} intervals each, CPU time per interval")
 
     def inputs_only() -> None:
         rng = random.Random(1)
@@ -94,9 +107,13 @@ def run(canaries: int, rounds: int, stage_intervals: int) -> int:
             for judge in judges:
                 judge.observe(*_interval(rng, n))
 
-    baseline = _cpu(inputs_only) / rounds
-    total = _cpu(inputs_and_judging) / rounds
-    judging = total - baseline
+    return JudgeCost(canaries, _cpu(inputs_only) / rounds, _cpu(inputs_and_judging) / rounds)
+
+
+def run(canaries: int, rounds: int, stage_intervals: int) -> int:
+    print(f"{canaries} canaries at {SHARE:.0%}, {rounds} intervals each, CPU time per interval")
+    cost = measure(canaries, rounds)
+    baseline, total, judging = cost.inputs_s, cost.total_s, cost.judging_s
     print(f"{'measure':<54} {'per interval':>14} {'per canary':>12}")
     print(f"{'build 2 × N MetricSeries (the inputs, baseline figure)':<54}", end="")
     print(f" {baseline * 1e3:11.3f} ms {baseline / canaries * 1e6:9.1f} µs")
@@ -108,7 +125,7 @@ def run(canaries: int, rounds: int, stage_intervals: int) -> int:
     print(f"{judging / INTERVAL.total_seconds():.4%}")
 
     for intervals in sorted({4, stage_intervals, 4 * stage_intervals}):
-        _stage_end(rules, canaries, intervals)
+        _stage_end(RollbackRules(), canaries, intervals)
     return 0
 
 

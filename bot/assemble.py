@@ -201,7 +201,9 @@ async def build(
             await reporter.redraw_stale_cards(clock() - STALE_CARDS_WITHIN)
         # Closed first: answers in flight still need the store, Slack and the jobs.
         stack.push_async_callback(services.tasks.close)
-        incidents = build_incidents(settings, store, publisher, services.deploys, clock)
+        incidents = build_incidents(
+            settings, store, publisher, client, services.deploys, clock, services.tasks
+        )
         stack.callback(incidents.watch_jobs(store, services.tasks))
         bolt = create_app(settings, services)
         incident_listeners.register(bolt, settings, services, incidents.responder)

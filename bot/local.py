@@ -31,6 +31,8 @@ from commands.platform.sandbox import Sandbox, SandboxSystem
 log = logging.getLogger(__name__)
 SIGNING_SECRET = "local-signing-secret"
 BOT_TOKEN = "xoxb-local"
+ALERT_TOKEN = "local-alert-token"
+"""What the console's monitoring (the drill) sends to /alerts/*."""
 Overrides = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -100,6 +102,7 @@ def local_settings(
             slack_bot_token=Secret(BOT_TOKEN),
             slack_signing_secret=Secret(SIGNING_SECRET),
             slack_api_url=world.emu.api_url,
+            alert_token=Secret(ALERT_TOKEN),
         ),
         config.source if config else "the sandbox's reference configuration",
     )

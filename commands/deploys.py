@@ -85,7 +85,8 @@ class Deploys:
                 "approval(s) and is audited as an override.",
             )
         if request.dry_run:
-            plan = await make_plan(self.tools, env, request.version, "deploy", freeze)
+            kind = "canary" if canary else "deploy"
+            plan = await make_plan(self.tools, env, request.version, kind, freeze, tuple(stages))
             await audit(
                 self.tools, actor, "deploy.dry_run", env.name, version=request.version, ok=plan.ok
             )

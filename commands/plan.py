@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from commands.config.model import Environment, Freeze
 from commands.jobs.base import JobTools
 from commands.jobs.bluegreen import plan_steps
-from commands.platform.base import public_url, target_of, target_url
+from commands.plan_canary import CanaryPlan, canary_plan
+from commands.platform.base import EnvironmentState, public_url, target_of, target_url
 from commands.platform.errors import PlatformError
 from commands.probes.health import check_health
 
@@ -24,20 +25,31 @@ class Plan:
     approvals: str
     rollback: str
     checks: tuple[tuple[str, bool, str], ...]
+    canary: CanaryPlan | None = None
 
     @property
     def ok(self) -> bool:
-        return all(ok for _, ok, _ in self.checks)
+        return all(ok for _, ok, _ in self.checks) and (self.canary is None or self.canary.ok)
 
 
 async def make_plan(
-    tools: JobTools, env: Environment, version: str, kind: str, freeze: Freeze | None
+    tools: JobTools,
+    env: Environment,
+    version: str,
+    kind: str,
+    freeze: Freeze | None,
+    stages: tuple[int, ...] = (),
 ) -> Plan:
+    """``kind`` "canary" adds the canary's plan (``stages``: as asked; empty: configured)."""
     checks: list[tuple[str, bool, str]] = []
     live = live_version = target = None
+    state: EnvironmentState | None = None
+    read_s = 0.0
     resources: list[str] = []
     try:
+        started = tools.monotonic()
         state = await tools.platform.read_state(env)
+        read_s = tools.monotonic() - started
         live, live_version, target = state.live, state.live_version, state.idle
         checks.append(("Azure", True, f"{live} serves {live_version}; {target} is idle"))
     except PlatformError as error:
@@ -66,6 +78,12 @@ async def make_plan(
     )
     switch = "swap back" if env.topology == "slots" else f"flip Traffic Manager back to {live}"
     rollback = f"{switch} ({live_version} stays on {target if env.topology == 'slots' else live})"
+    canary = None
+    if kind == "canary":
+        out = "clear the ramp-up rule" if env.topology == "slots" else f"disable {target}"
+        rollback = f"before promotion: {out}, {live} serves {live_version} alone; after: {rollback}"
+        if state is not None and target and live:
+            canary = await canary_plan(tools, env, state, target, stages, read_s)
     return Plan(
         environment=env.name,
         version=version,
@@ -77,4 +95,5 @@ async def make_plan(
         approvals=approvals,
         rollback=rollback,
         checks=tuple(checks),
+        canary=canary,
     )

@@ -94,6 +94,7 @@ UPDATABLE = frozenset(
         "card_channel",
         "card_ts",
         "details",
+        "live_version",
     }
 )
 

@@ -108,8 +108,12 @@ async def start_prometheus(
     *,
     labels: Mapping[str, str] | None = None,
     alertmanagers: Iterable[str] = (),
+    port: int | None = None,
 ) -> AsyncIterator[str]:
-    """Run Prometheus for the block; yields its base URL (``http://127.0.0.1:PORT``)."""
+    """Run Prometheus for the block; yields its base URL (``http://127.0.0.1:PORT``).
+
+    ``port``: listen there (a process configured before Prometheus starts knows its URL);
+    otherwise a free port is picked."""
     if BINARY is None:
         pytest.skip("the prometheus binary is not installed (apt-get install -y prometheus)")
     folder = tmp_path / "prometheus"
@@ -130,14 +134,15 @@ async def start_prometheus(
         encoding="utf-8",
     )
     log_file = folder / "prometheus.log"
-    for attempt in range(3):  # a port picked free can be taken before Prometheus binds it
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
+    attempts = 1 if port is not None else 3
+    for attempt in range(attempts):  # a port picked free can be taken before Prometheus binds it
+        listen = port if port is not None else _free_port()
+        url = f"http://127.0.0.1:{listen}"
         with log_file.open("wb") as log:
             process = await asyncio.create_subprocess_exec(
                 BINARY,
                 f"--config.file={config}",
-                f"--web.listen-address=127.0.0.1:{port}",
+                f"--web.listen-address=127.0.0.1:{listen}",
                 f"--storage.tsdb.path={folder / 'data'}",
                 "--web.enable-lifecycle",
                 "--log.level=warn",
@@ -150,7 +155,7 @@ async def start_prometheus(
             if await _until_ready(url, process):
                 yield url
                 return
-            if attempt == 2 or "address already in use" not in _tail(log_file):
+            if attempt == attempts - 1 or "address already in use" not in _tail(log_file):
                 raise RuntimeError(f"prometheus did not start:\n{_tail(log_file)}")
         finally:
             await _stop(process)

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.console.demo import DEMO_SCRIPT
-from bot.console.session import Console, open_console, without_freezes
+from bot.console.demo_config import demo_overrides
+from bot.console.session import Console, open_console
 from bot.local import quick_checks
 from bot.settings import Settings
 
@@ -60,7 +61,7 @@ async def _scripted(
     built_in: bool,
     database_url: str | None = None,
 ) -> int:
-    overrides = without_freezes if narrate else quick_checks
+    overrides = demo_overrides if narrate else quick_checks
     async with open_console(
         settings, built_in=built_in, overrides=overrides, database_url=database_url
     ) as session:

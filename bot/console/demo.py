@@ -1,5 +1,7 @@
 """The scripted tour `deploybot demo` plays: console lines, with '# ' lines as narration."""
 
+from bot.console.drill import DEMO_DRILL
+
 DEMO_SCRIPT = """\
 # Production runs v1.1.0 on the blue app behind Traffic Manager. Everyone can look.
 /deploy status prod
@@ -44,5 +46,30 @@ as alice
 /rollback prod --reason "rollback drill"
 click 1 yes
 wait
+# A canary: v1.3.0 takes 5 %, then 25 %, then 50 % of production's users, judged against blue.
+load 30
+/canary prod v1.3.0 --reason "new queue API, gradually"
+as bob
+click 1
+as carol
+click 1
+# Azure Monitor's figures every interval; a summary and a chart per stage; then 100 %.
+wait
+# Next, v1.4.0 as a canary. At 25 % its error rate rises...
+as alice
+/canary prod v1.4.0
+as bob
+click 1
+as carol
+click 1
+wait stage 2
+fault version v1.4.0 error-rate 30%
+# ...the judge sees two failing intervals in a row and takes it out of traffic by itself.
+wait
+fault clear
+load 10
 /deploy history
 """
+
+# The incident drill ends the tour (bot.console.drill).
+DEMO_SCRIPT += DEMO_DRILL

@@ -7,22 +7,27 @@ client, the real Azure SDK clients against the sandbox over HTTPS.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import shlex
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.console.drill import DRILL_HELP, Drill
 from bot.console.faults import FAULT_HELP, apply_fault, apply_load
+from bot.console.waiting import (
+    after_canary_click,
+    stage_number,
+    wait_for_jobs,
+    wait_for_stage,
+    wait_watching,
+)
 from bot.local import LocalStack, Overrides, local_stack, quick_checks
 from bot.settings import Settings
 from bot.slackemu.errors import EmulatorError
 from bot.slackemu.model import Ephemeral, Message, View
 from bot.slackemu.screen import render_screen
 from bot.slackemu.text import Clickable, render_message
-from commands.runner import Runner
-from storage import Deployment
 from storage.db import database_file
 
 COMMANDS = ("/deploy", "/canary", "/rollback")
@@ -34,8 +39,10 @@ CONSOLE_HELP = f"""Type what you would type in Slack: /deploy help, /deploy stat
   show              show the channel as the current user sees it
   thread N          show the thread of the card with button N (or the latest card)
   wait [watching]   wait until jobs finish (or until one is being watched)
+  wait stage N      wait until a running canary has started its stage N
   users             who is who, and their roles
 {FAULT_HELP}
+{DRILL_HELP}
   help              this text;  quit  leaves"""
 WAIT_LIMIT_S = 120.0
 CONSOLE_LOAD_RPS = 10.0
@@ -51,6 +58,7 @@ class Console:
     seen: int = 0
     database_url: str | None = None
     """Where the audit log is kept, when it outlives the session."""
+    drill: Drill | None = None
 
     @property
     def settings(self) -> Settings:
@@ -104,6 +112,9 @@ class Console:
             return [apply_fault(self.stack.sandbox, shlex.split(rest))]
         if word == "load":
             return [apply_load(self.stack.sandbox, rest)]
+        if word == "drill":
+            self.drill = self.drill or Drill(self.stack)
+            return [*await self.drill.handle(rest), *self.news()]
         if word == "users":
             return self._users()
         if word == "help":
@@ -119,6 +130,7 @@ class Console:
             return [f"! there is no button {words[0]} in the last output"]
         confirm = len(words) > 1 and words[1].lower() in ("yes", "y", "confirm")
         top = self.stack.ws.views.top(self.stack.ws.user(self.user).id)
+        mark = self.stack.ws.mark()
         try:
             await self.stack.emu.user(self.user).click(
                 target.message, target.button.number, confirm=confirm
@@ -128,6 +140,9 @@ class Console:
                 return [f"? {error} — answer with: click {words[0]} yes"]
             raise
         await self.stack.services.tasks.idle()
+        if target.button.action_id.startswith("canary."):
+            services, ws = self.stack.services, self.stack.ws
+            await after_canary_click(services, ws, target.message.ts, mark)
         return [*self.news(), *self._dialog_opened(top.id if top else None)]
 
     def _dialog_opened(self, before: str | None) -> list[str]:
@@ -138,43 +153,16 @@ class Console:
         return describe_dialog(view)
 
     async def _wait(self, what: str) -> list[str]:
-        runner = self.stack.services.runner
+        services, ws = self.stack.services, self.stack.ws
         if what == "watching":
-            return await self._wait_watching(runner)
-        if what:
-            return [f"! wait for what? say wait, or wait watching (not {what!r})"]
-        await self.stack.services.idle()
-        return self.news()
-
-    async def _wait_watching(self, runner: Runner) -> list[str]:
-        ws, services = self.stack.ws, self.stack.services
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + WAIT_LIMIT_S
-        while True:
-            mark = ws.mark()
-            unfinished = await services.store.deployments.unfinished()
-            if any(d.state == "watching" for d in unfinished):
-                await runner.tools.reporter.flush()
-                return self.news()
-            moving = services.tasks.busy or any(
-                runner.running(d.id) or d.state == "queued" for d in unfinished
-            )
-            if not moving:
-                return [
-                    *self.news(),
-                    "? nothing to wait for: no job is running that could reach watching "
-                    f"({describe_deployments(unfinished)})",
-                ]
-            left = deadline - loop.time()
-            if left <= 0:
-                return [
-                    *self.news(),
-                    f"! waited {WAIT_LIMIT_S:g} s for a job to be watched; "
-                    f"still {describe_deployments(unfinished)}",
-                ]
-            # The job's state is in the database; a Slack change (or a second) is the cue.
-            with contextlib.suppress(TimeoutError):
-                await ws.wait_for(lambda change: True, since=mark, timeout=min(left, 1.0))
+            why = await wait_watching(services, ws, WAIT_LIMIT_S)
+        elif what.startswith("stage"):
+            why = await wait_for_stage(services, ws, stage_number(what), WAIT_LIMIT_S)
+        elif what:
+            return [f"! wait for what? say wait, wait watching or wait stage N (not {what!r})"]
+        else:
+            why = await wait_for_jobs(services, ws, WAIT_LIMIT_S)
+        return [*self.news(), *([why] if why else [])]
 
     def audit_hint(self) -> list[str]:
         """Where this session's audit log is kept, and how to check it afterwards."""
@@ -261,17 +249,12 @@ def describe_dialog(view: View) -> list[str]:
     return lines
 
 
-def describe_deployments(unfinished: list[Deployment]) -> str:
-    if not unfinished:
-        return "no deployment is in progress"
-    return ", ".join(
-        f"{d.environment} {d.version} is {d.state.replace('_', ' ')}" for d in unfinished
-    )
-
-
 def without_freezes(mapping: dict[str, Any]) -> dict[str, Any]:
-    """The demo must tell the same story on any day of the week."""
-    return {**quick_checks(mapping, watch="6s", interval="1s"), "freezes": []}
+    """The demo must tell the same story on any day of the week; its incident drill ends
+    with a person's click, so the automatic rollback is off."""
+    incidents = {**mapping.get("incidents", {}), "auto_rollback_within": None}
+    quick = quick_checks(mapping, watch="6s", interval="1s")
+    return {**quick, "freezes": [], "incidents": incidents}
 
 
 @contextlib.asynccontextmanager
@@ -291,4 +274,8 @@ async def open_console(
     ) as stack:
         console = Console(stack, database_url=database_url or settings.runtime.database_url)
         console.seen = len(stack.ws.changes)
-        yield console
+        try:
+            yield console
+        finally:
+            if console.drill is not None:
+                await console.drill.close()

@@ -25,6 +25,11 @@ EMOJI = {
 }
 STATE = {"open": "Open", "acknowledged": "Acknowledged", "resolved": "Resolved"}
 MAX_ALERTS = 10
+LIVE_SOURCE = {
+    True: " (read from Azure)",
+    False: " (deploybot's last deployment: Azure did not answer)",
+    None: "",
+}
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,9 @@ class IncidentView:
     alerts: Sequence[IncidentAlert]
     last: Deployment | None
     plan: RollbackPlan | str
+    live_from_azure: bool | None = None
+    """True: ``live_version`` was just read from Azure; False: Azure did not answer, it is
+    what deploybot last deployed; None: not asked (unmapped or resolved)."""
 
 
 def incident_card(view: IncidentView, now: datetime) -> dict[str, Any]:
@@ -44,7 +52,7 @@ def incident_card(view: IncidentView, now: datetime) -> dict[str, Any]:
     )
     where = (
         f"Environment *{escape(i.environment)}* ({escape(i.mapped_why)}) · live "
-        f"{code(i.live_version or 'unknown')}"
+        f"{code(i.live_version or 'unknown')}{LIVE_SOURCE[view.live_from_azure]}"
         if i.environment
         else f"Environment: unmapped — {escape(i.mapped_why)}"
     )
@@ -167,3 +175,10 @@ def note_message(text: str) -> dict[str, Any]:
     """A line of the incident log: escaped, so no sender or user text can mention anyone."""
     shown = escape(text)
     return {"text": shown[:3000], "blocks": [_section(shown)]}
+
+
+def link_message(text: str, url: str, label: str) -> dict[str, Any]:
+    """A log line ending in a link (a job's card): the text escaped, the URL checked."""
+    shown = escape(text)
+    linked = f"{shown} <{_url(url)}|{escape(label)}>" if _safe_link(url) else shown
+    return {"text": f"{shown} {url}"[:3000], "blocks": [_section(linked)]}

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from slack_sdk.web.async_client import AsyncWebClient
 from starlette.routing import Route
 
 from bot.alerts.http import AlertAuth, alert_routes
@@ -54,12 +55,14 @@ def build_incidents(
     settings: Settings,
     store: Store,
     publisher: CardPublisher,
+    client: AsyncWebClient,
     deploys: Deploys,
     clock: Callable[[], datetime],
+    tasks: TaskSet,
 ) -> IncidentParts:
     config = settings.config
     incidents = Incidents(store.db)
-    reporter = IncidentReporter(publisher, incidents, config, clock)
+    reporter = IncidentReporter(publisher, client, store, incidents, config, clock, tasks)
     responder = Responder(config, store, incidents, deploys, clock, reporter)
     reporter.responder = responder
     intake = Intake(config, store, incidents, clock, reporter)

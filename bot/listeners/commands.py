@@ -7,14 +7,13 @@ from typing import Any, assert_never
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.incidents.stats import stats_answer
+from bot.incidents.stats import stats_reply
 from bot.render import answers
 from bot.render import deploys as rendering
 from bot.services import Services
 from bot.settings import Settings
 from commands import policy
 from commands.deploy_results import ConfirmRollback
-from commands.incidents.stats import dora_stats
 from commands.parse import environment_words, parse
 from commands.plan import Plan
 from commands.requests import (
@@ -59,7 +58,8 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
                 trigger_id=command.get("trigger_id"),
             )
             request = parse(name, text, words)
-            answer = await _answer(request, user, name, text, str(command.get("trigger_id", "")))
+            trigger, channel = str(command.get("trigger_id", "")), command.get("channel_id")
+            answer = await _answer(request, user, name, text, trigger, channel)
             services.metrics.commands.labels(name, "answered").inc()
         except Exception:
             reference = services.new_reference()
@@ -75,7 +75,12 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
         )
 
     async def _answer(
-        request: Request | UsageError, user: str, name: str, text: str, trigger_id: str
+        request: Request | UsageError,
+        user: str,
+        name: str,
+        text: str,
+        trigger_id: str,
+        channel: str | None,
     ) -> dict[str, Any]:
         desk, deploys = services.desk, services.deploys
         now = services.clock()
@@ -88,8 +93,9 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
             case Help():
                 return answers.help_message(config)
             case Stats():
-                found = await dora_stats(services.store, config, request, now)
-                return stats_answer(found, request)
+                return await stats_reply(
+                    services.store, config, services.slack, request, now, channel
+                )
             case Status():
                 return answers.status(await desk.status(request.environment), now)
             case History():

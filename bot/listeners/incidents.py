@@ -33,10 +33,9 @@ def register(app: AsyncApp, settings: Settings, services: Services, responder: R
     async def groups(environment: str | None) -> dict[str, frozenset[str]]:
         if environment is None or environment not in config.environments:
             return {}
+        # Rolling back from an incident is for the environment's deployers only.
         env = config.environments[environment]
-        return await services.directory.groups(
-            policy.group_ids(config, (*env.deployers, *env.approvals.approvers))
-        )
+        return await services.directory.groups(policy.group_ids(config, env.deployers))
 
     def button(work: Work) -> Callable[..., Awaitable[None]]:
         async def listener(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:

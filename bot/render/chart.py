@@ -28,8 +28,10 @@ CANARY_COLOUR = "#e76f51"
 BASELINE_COLOUR = "#457b9d"
 THRESHOLD_COLOUR = "#c1121f"
 WIDTH_IN, HEIGHT_IN, DPI = 9.6, 5.6, 100
+SQUASHED = 10
+"""A panel whose highest value is this many times its limit is drawn on a symlog scale."""
 
-_TICK_STEPS = (5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
+_TICK_STEPS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
 _RENDER_LOCK = threading.Lock()
 
 
@@ -118,6 +120,8 @@ def _panel(
     unit: str,
     ylabel: str,
 ) -> None:
+    from matplotlib.ticker import FuncFormatter
+
     highest = threshold
     drawn = False
     for name, points, colour, marker in (
@@ -148,7 +152,15 @@ def _panel(
             0.5, 0.5, "no data", transform=axes.transAxes, ha="center", va="center",
             fontsize=11, color="#6c757d",
         )  # fmt: skip
-    axes.set_ylim(0, highest * 1.25 if highest > 0 else 1)
+    if threshold > 0 and highest > SQUASHED * threshold:
+        # A breach far above the limit would flatten the limit and everything under it onto
+        # the axis: linear up to the limit, logarithmic above, keeps both readable.
+        axes.set_yscale("symlog", linthresh=threshold, linscale=1.0)
+        axes.set_ylim(0, highest * 2)
+        axes.yaxis.set_major_formatter(FuncFormatter(lambda y, _: _number(y)))  # not 10⁰, 10¹
+        ylabel += f"\nlog scale above {_number(threshold)} {unit}"
+    else:
+        axes.set_ylim(0, highest * 1.25 if highest > 0 else 1)
     axes.set_ylabel(ylabel)
     axes.grid(True, alpha=0.3)
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
@@ -158,12 +170,12 @@ def _time_span(*series: Sequence[ChartPoint]) -> tuple[float, float]:
     """The stage's time in epoch seconds, every interval included (even one without data)."""
     stamps = [p.at.timestamp() for points in series for p in points]
     low, high = min(stamps), max(stamps)
-    pad = max((high - low) * 0.04, 5.0)
+    pad = max((high - low) * 0.04, 0.5)  # a stage of seconds fills the panel, too
     return low - pad, high + pad
 
 
 def _time_ticks(low: float, high: float, most: int = 8) -> list[float]:
-    """Epoch seconds on whole steps of 5 s, 10 s, 15 s, 30 s, 1, 2, 5, 10, 15, 30 min or hours."""
+    """Epoch seconds on whole steps of 1, 2, 5, 10, 15, 30 s, 1, 2, 5, 10, 15, 30 min or hours."""
     step = next((s for s in _TICK_STEPS if (high - low) / s <= most), 3600.0)
     while (high - low) / step > most:
         step *= 2
@@ -191,5 +203,9 @@ def _zone_name(tz: tzinfo) -> str:
 
 
 def _number(value: float) -> str:
-    """1.0 → "1", 0.5 → "0.5", 500.0 → "500"."""
-    return f"{value:.2f}".rstrip("0").rstrip(".")
+    """Three significant figures at most: 1.0 → "1", 0.5 → "0.5", 32.54 → "32.5",
+    134.63 → "135", 0.0012 → "0.0012"."""
+    if value == 0 or not math.isfinite(value):
+        return "0" if value == 0 else str(value)
+    decimals = max(0, 2 - math.floor(math.log10(abs(value))))
+    return f"{value:.{decimals}f}".rstrip("0").rstrip(".") if decimals else f"{value:.0f}"

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.render.answers import Message, lock_line, message, refused, section
+from bot.render.plan_canary import canary_parts
 from bot.render.text import code, escape
 from commands.deploy_results import Answer, Busy, ConfirmRollback, Started
 from commands.jobs.steps import plan_text
@@ -108,7 +109,10 @@ def queued_request(value: str) -> tuple[Deploy, str | None] | None:
 
 
 def plan(p: Plan) -> Message:
-    lines = [f"*Dry run: {code(p.version)} to {escape(p.environment)}* — nothing was changed."]
+    what = "canary of " if p.canary else ""
+    lines = [
+        f"*Dry run: {what}{code(p.version)} to {escape(p.environment)}* — nothing was changed."
+    ]
     lines.append(
         f"Now: {escape(p.live or '?')} serves {code(p.live_version or '?')}; "
         f"the new version goes to {escape(p.target or '?')}."
@@ -124,7 +128,8 @@ def plan(p: Plan) -> Message:
         f"{'✓' if ok else '✗'} {escape(name)}: {escape(detail)}" for name, ok, detail in p.checks
     ]
     text = "\n".join(lines)
-    return message(text, [section(text)])
+    parts = canary_parts(p.canary) if p.canary else []
+    return message("\n".join([text, *parts]), [section(t) for t in (text, *parts)])
 
 
 def confirm_rollback(c: ConfirmRollback) -> Message:

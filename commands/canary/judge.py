@@ -10,8 +10,8 @@ series (the same window) with the health checks failing on each side:
   baseline), extend (too few judged intervals, or a guard one failure short of firing) or, once
   the extensions are spent, pause with a question for the thread.
 
-The judge keeps no clock and does no I/O; after a restart the job can rebuild it by feeding the
-stage's past intervals again, with the extensions it has left.
+The judge keeps no clock and does no I/O. ``memory()`` is what it has seen, as the job stores
+it with the stage; a judge made with that memory after a restart carries on where it was.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from commands.canary.guards import (
     throughput_row,
 )
 from commands.canary.judgement import Judgement, Metric, Row, Verdict, percent
+from commands.canary.memory import SAMPLED, JudgeMemory
 from commands.config.model import RollbackRules
 from commands.platform.state import MetricSeries
 
@@ -38,22 +39,42 @@ GUARD_ORDER = (Metric.HEALTH, Metric.ERROR_RATE, Metric.LATENCY, Metric.THROUGHP
 
 
 class StageJudge:
-    def __init__(self, rules: RollbackRules, *, share: float, extensions_left: int) -> None:
-        """``share``: the canary's share of traffic in this stage, more than 0 and at most 1."""
+    def __init__(
+        self,
+        rules: RollbackRules,
+        *,
+        share: float,
+        extensions_left: int,
+        memory: JudgeMemory | None = None,
+    ) -> None:
+        """``share``: the canary's share of traffic in this stage, more than 0 and at most 1.
+        ``memory``: what a judge of this stage saw before a restart."""
         if not 0 < share <= 1:
             raise ValueError(f"share must be more than 0 and at most 1, got {share!r}")
+        memory = memory or JudgeMemory()
         self.rules = rules
         self.share = share
         self.extensions_left = max(0, extensions_left)
         self.min_intervals = mannwhitney.min_sample_size(1 - rules.confidence)
         """Judged intervals a stage needs: the fewest with which the comparison can fail."""
-        self.judged_intervals = 0
-        self._extensions_used = 0
-        self._streaks = dict.fromkeys(GUARD_ORDER, 0)
-        self._canary: dict[Metric, list[float]] = {Metric.ERROR_RATE: [], Metric.LATENCY: []}
-        self._baseline: dict[Metric, list[float]] = {Metric.ERROR_RATE: [], Metric.LATENCY: []}
-        self._latency_label = "p95 latency"
+        self.judged_intervals = memory.judged_intervals
+        self._extensions_used = memory.extensions_used
+        self._streaks = {m: memory.streaks.get(m, 0) for m in GUARD_ORDER}
+        self._canary = {m: list(memory.canary.get(m, ())) for m in SAMPLED}
+        self._baseline = {m: list(memory.baseline.get(m, ())) for m in SAMPLED}
+        self._latency_label = memory.latency_label
         self._last_rows: tuple[Row, ...] = ()
+
+    def memory(self) -> JudgeMemory:
+        """What this judge has seen, for a judge made after a restart to carry on from."""
+        return JudgeMemory(
+            judged_intervals=self.judged_intervals,
+            extensions_used=self._extensions_used,
+            streaks=dict(self._streaks),
+            canary={m: tuple(v) for m, v in self._canary.items()},
+            baseline={m: tuple(v) for m, v in self._baseline.items()},
+            latency_label=self._latency_label,
+        )
 
     @property
     def has_baseline(self) -> bool:
@@ -96,7 +117,8 @@ class StageJudge:
             row = next(r for r in rows if r.metric == metric)
             if self._streaks[metric] >= self.rules.consecutive_failures:
                 text = failure_text(row, self.share, self.rules, canary_failing - baseline_failing)
-                return Judgement(Verdict.ROLLBACK, f"{text} for {self._streak_text(metric)}", rows)
+                rule = f"{text} for {self._streak_text(metric)}"
+                return Judgement(Verdict.ROLLBACK, rule, rows, metric=metric)
         return Judgement(Verdict.CONTINUE, None, rows)
 
     def at_stage_end(self) -> Judgement:
@@ -117,10 +139,10 @@ class StageJudge:
                 f"needed had at least {self.rules.min_requests} requests {sides}",
                 "There is too little traffic to judge the canary",
             )
-        rows = self._comparison_rows() + self._last_rows[2:]
+        rows = self._comparison_rows() + (self._last_rows or _empty_rows())[2:]
         for row in rows[:2]:
             if row.ok is False:
-                return Judgement(Verdict.ROLLBACK, regression_text(row), rows)
+                return Judgement(Verdict.ROLLBACK, regression_text(row), rows, metric=row.metric)
         return Judgement(Verdict.PROMOTE, None, rows)
 
     def _count(self, row: Row) -> Row:

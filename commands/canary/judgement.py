@@ -57,6 +57,8 @@ class Judgement:
     """Error rate, latency, throughput and health, in that order."""
     question: str | None = None
     """With pause: what to ask in the thread."""
+    metric: Metric | None = None
+    """With rollback: the metric whose rule fired."""
 
     def row(self, metric: Metric) -> Row:
         return next(row for row in self.rows if row.metric == metric)

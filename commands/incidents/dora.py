@@ -58,7 +58,7 @@ def figures(
     ordered = sorted(deployments, key=lambda d: d.created_at)
     live = [d for d in ordered if went_live(d) and since <= d.created_at < until]
     leads = [live_at(d) - d.created_at for d in live]
-    failed = [d for d in live if _failed(d, ordered, incidents, failure_window)]
+    failures = [d for d in live if failed(d, ordered, incidents, failure_window)]
     restores = [
         (i.mitigated_at or i.resolved_at) - i.triggered_at  # type: ignore[operator]
         for i in incidents
@@ -70,20 +70,22 @@ def figures(
         deployments=len(live),
         per_day=len(live) / days,
         lead_time=_median(leads),
-        failures=len(failed),
-        change_failure_rate=len(failed) / len(live) if live else None,
+        failures=len(failures),
+        change_failure_rate=len(failures) / len(live) if live else None,
         incidents=len(incidents),
         time_to_restore=_median(restores),
         mtta=timedelta(seconds=statistics.fmean(a.total_seconds() for a in acks)) if acks else None,
     )
 
 
-def _failed(
+def failed(
     d: Deployment,
     ordered: Sequence[Deployment],
     incidents: Sequence[Incident],
     window: timedelta,
 ) -> bool:
+    """Did this deployment fail: rolled back, or followed within ``window`` (and before
+    the next deployment) by a rollback job or an incident."""
     if d.state == "rolled_back":
         return True
     start = live_at(d)

@@ -22,6 +22,9 @@ class IncidentNotifier(Protocol):
 
     async def note(self, incident_id: str, text: str) -> None: ...
 
+    async def link_job(self, incident_id: str, deployment_id: str) -> None:
+        """Post a link to that job's card in the incident thread, once the card exists."""
+
 
 @dataclass(frozen=True)
 class Accepted:

@@ -3,6 +3,7 @@ rollback path, ``Deploys.rollback``), and what the end of that rollback records.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,10 +13,12 @@ from commands.config.model import Config
 from commands.deploy_results import Answer, Busy, Started
 from commands.deploys import Deploys
 from commands.incidents.intake import IncidentNotifier
+from commands.incidents.live import LiveReading, read_live
 from commands.results import Refused
 from storage import Deployment, Incident, Incidents, Store
 
 NOT_REAL = frozenset({"rejected", "expired", "cancelled"})
+LIVE_TTL_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class Responder:
         self.deploys = deploys
         self.clock = clock
         self.notifier = notifier
+        self._live: dict[str, tuple[float, LiveReading]] = {}
 
     # -- acknowledge / resolve ---------------------------------------------------------------
     async def acknowledge(self, actor: str, incident_id: str) -> Answer | Refused:
@@ -87,9 +91,31 @@ class Responder:
         await self.notifier.changed(done.id)
         return Answer(f"You resolved incident {done.id}.")
 
+    # -- what is live ------------------------------------------------------------------------
+    async def refresh_live(
+        self, incident: Incident, *, fresh: bool = False
+    ) -> tuple[Incident, LiveReading | None]:
+        """Ask Azure what the incident's environment serves now; keep it on the incident.
+        A reading younger than ``LIVE_TTL_S`` is reused (an alert storm redraws the card
+        often), unless ``fresh`` (a click acts on it)."""
+        env = incident.environment
+        if env is None or incident.state == "resolved":
+            return incident, None
+        now = time.monotonic()
+        cached = self._live.get(env)
+        if not fresh and cached is not None and now - cached[0] < LIVE_TTL_S:
+            reading = cached[1]
+        else:
+            reading = await read_live(self.deploys.tools.platform, self.config, env)
+            self._live[env] = (now, reading)
+        if reading.from_platform and reading.version != incident.live_version:
+            incident = await self.incidents.update(incident.id, live_version=reading.version)
+        return incident, reading
+
     # -- roll back ---------------------------------------------------------------------------
     async def rollback_plan(self, incident: Incident) -> RollbackPlan | str:
-        """What [Roll back to vX] would do, or why there is no such button."""
+        """What [Roll back to vX] would do, or why there is no such button: from what is
+        live (as last read from Azure) to the version before the last deployment."""
         if incident.environment is None:
             return "this alert maps to no environment, so there is nothing to roll back"
         last = await self.last_deployment(incident)
@@ -97,7 +123,12 @@ class Responder:
             return f"deploybot has no deployment on {incident.environment} to undo"
         if last.from_version is None or last.from_version == last.version:
             return f"the last deployment on {incident.environment} has no earlier version"
-        return RollbackPlan(incident.environment, last.version, last.from_version)
+        if incident.rollback_id is None and (newer := await self.newer_deployment(incident)):
+            return f"a newer deployment exists since this alert ({newer.kind} of {newer.version})"
+        current = incident.live_version or last.version
+        if current == last.from_version and incident.rollback_id is None:
+            return f"{incident.environment} already runs {current}"
+        return RollbackPlan(incident.environment, current, last.from_version)
 
     async def last_deployment(self, incident: Incident) -> Deployment | None:
         if incident.deployment_id is None:
@@ -110,28 +141,36 @@ class Responder:
         incident = await self.incidents.get(incident_id)
         if incident is None:
             return Answer("I don't know that incident.")
-        plan = await self.rollback_plan(incident)
-        if isinstance(plan, str):
-            return Refused(f"I can't roll back from here: {plan}")
-        env = self.config.environments[plan.environment]
-        decision = policy.may_operate(self.config, env, actor, groups)
-        if not decision.allowed:
-            await self._audit(actor, "incident.rollback_refused", incident, reason=decision.reason)
-            return Refused(decision.reason, decision.ask)
+        if incident.environment is not None:
+            env = self.config.environments[incident.environment]
+            # The issue's rule, stricter than /rollback's: deployers only, not approvers.
+            deployers = policy.deployers(self.config, env, groups)
+            if actor not in deployers:
+                reason = f"you can't roll back {env.name}: only its deployers can"
+                await self._audit(actor, "incident.rollback_refused", incident, reason=reason)
+                return Refused(reason, tuple(sorted(deployers)))
+        incident, _ = await self.refresh_live(incident, fresh=True)
         if incident.rollback_id is not None:
             return Answer(
                 f"A rollback for this incident was already started ({incident.rollback_id})."
             )
-        newer = await self.newer_deployment(incident)
-        if newer is not None:
+        if incident.environment is not None and (newer := await self.newer_deployment(incident)):
             await self._audit(
                 actor, "incident.rollback_refused", incident, reason="newer deployment"
             )
+            last = await self.last_deployment(incident)
+            target = last.from_version if last else None
             return Refused(
                 f"a newer deployment exists since this alert: {newer.version} "
                 f"({newer.kind} {newer.id}, {newer.state})",
-                hint=f"If {plan.target} is still right, use /rollback {env.name} {plan.target}.",
+                hint=f"If {target} is still right, use /rollback {incident.environment} {target}."
+                if target
+                else None,
             )
+        plan = await self.rollback_plan(incident)
+        if isinstance(plan, str):
+            return Refused(f"I can't roll back from here: {plan}")
+        env = self.config.environments[plan.environment]
         result = await self.deploys.rollback(
             actor,
             env.name,
@@ -172,12 +211,15 @@ class Responder:
             f"{plan.current or '?'} → {plan.target} (deployment {rollback_id}); "
             "its progress is on its card in the deploys channel.",
         )
+        await self.notifier.link_job(incident.id, rollback_id)
         await self.notifier.changed(incident.id)
 
     async def deployment_finished(self, deployment_id: str) -> None:
         """A job ended: if an incident started it, record the mitigation and say so."""
-        incident = await self.incidents.by_rollback(deployment_id)
         d = await self.store.deployments.get(deployment_id)
+        if d is not None:
+            self._live.pop(d.environment, None)  # what Azure serves may have just changed
+        incident = await self.incidents.by_rollback(deployment_id)
         if incident is None or d is None or incident.mitigated_at is not None:
             return
         took = ((d.finished_at or self.clock()) - d.created_at).total_seconds()
@@ -197,7 +239,8 @@ class Responder:
         for d in await self.store.deployments.latest(incident.environment, limit=10):
             if d.created_at <= incident.triggered_at:
                 break
-            if d.id != incident.deployment_id and not d.is_dry_run and d.state not in NOT_REAL:
+            ours = (incident.deployment_id, incident.rollback_id)
+            if d.id not in ours and not d.is_dry_run and d.state not in NOT_REAL:
                 return d
         return None
 

@@ -17,10 +17,17 @@ SAMPLES = 40
 def stage_plan(env: Environment, deployment: Deployment) -> tuple[CanaryStage, ...]:
     """The stages the canary was created with; each keeps the configured hold of the stage
     with the same percent, else the longest configured hold (``--stages`` may invent some)."""
+    return stages_for(env, canary_percents(deployment))
+
+
+def stages_for(env: Environment, percents: tuple[int, ...]) -> tuple[CanaryStage, ...]:
+    """``percents`` (the configured stages when empty) with their holds, as ``stage_plan``."""
     configured = {s.percent: s.hold for s in env.canary.stages}
     longest = max((s.hold for s in env.canary.stages), default=timedelta(0))
-    percents = canary_percents(deployment) or tuple(configured)
-    return tuple(CanaryStage(percent=p, hold=configured.get(p, longest)) for p in percents)
+    return tuple(
+        CanaryStage(percent=p, hold=configured.get(p, longest))
+        for p in percents or tuple(configured)
+    )
 
 
 async def observed_share(http: httpx.AsyncClient, url: str, version: str) -> float | None:

@@ -68,6 +68,8 @@ class CanaryProgress:
     rule: str | None = None
     """The last rule that fired, with its values."""
     rows: tuple[MetricRow, ...] = ()
+    judge: Mapping[str, Any] | None = None
+    """What the stage's judge has seen (``commands.canary.memory``), kept as its JSON."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -76,6 +78,8 @@ class CanaryProgress:
             "extensions": self.extensions,
             "rows": [list(row) for row in self.rows],
         }
+        if self.judge is not None:
+            out["judge"] = dict(self.judge)
         if self.stage_started_at is not None:
             out["stage_started_at"] = iso_utc(self.stage_started_at)
         for name in ("effective", "paused", "rule"):
@@ -105,6 +109,7 @@ class CanaryProgress:
             )
             if isinstance(rows, list)
             else (),
+            judge=judge if isinstance(judge := value.get("judge"), Mapping) else None,
         )
 
 

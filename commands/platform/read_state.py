@@ -118,7 +118,8 @@ async def _read_traffic_manager(arm: Arm, env: Environment) -> EnvironmentState:
                 weight=routing[name].weight if name in routing else None,
             )
         )
-    return EnvironmentState(env.name, env.topology, tuple(states), live=_live(split))
+    ttl = profile.dns_config.ttl if profile.dns_config else None
+    return EnvironmentState(env.name, env.topology, tuple(states), live=_live(split), dns_ttl_s=ttl)
 
 
 def _live(split: dict[str, float]) -> str | None:

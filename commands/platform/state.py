@@ -49,6 +49,8 @@ class EnvironmentState:
     targets: tuple[TargetState, ...]
     live: str | None
     """The target serving production traffic (the baseline during a canary); None if none is."""
+    dns_ttl_s: int | None = None
+    """Traffic Manager's DNS TTL: how long clients may keep an old answer (None with slots)."""
 
     def target(self, name: str) -> TargetState:
         for target in self.targets:

@@ -7,15 +7,14 @@ an error but a series with ``requests == 0`` (``error_rate`` is then None).
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 
 import httpx
 
 from commands.config.model import Environment, MetricsSource
 from commands.platform.base import MetricSeries, Platform, target_of, target_url
-from commands.platform.errors import PlatformError
+from commands.probes.azure_monitor import AzureMonitorReader
 from commands.probes.errors import MetricsUnavailable
 from commands.probes.prometheus import PrometheusReader
 from commands.probes.scrape import Now, ScrapeReader
@@ -25,28 +24,6 @@ class MetricReader(Protocol):
     async def read(self, target: str, start: datetime, end: datetime) -> MetricSeries:
         """Requests, 5xx and latency of ``target`` (a target name such as ``canary``)."""
         ...
-
-
-class AzureMonitorReader:
-    """App Service's ``Requests``/``Http5xx``/``HttpResponseTime`` through the Platform."""
-
-    def __init__(
-        self, platform: Platform, env: Environment, interval: timedelta = timedelta(minutes=1)
-    ) -> None:
-        self._platform = platform
-        self._env = env
-        self._interval = interval
-
-    async def read(self, target: str, start: datetime, end: datetime) -> MetricSeries:
-        try:
-            ref = target_of(self._env, target)
-        except ValueError as exc:
-            raise MetricsUnavailable("azure-monitor", target, str(exc)) from None
-        try:
-            series = await self._platform.read_metrics(ref, start, end, self._interval)
-        except PlatformError as exc:
-            raise MetricsUnavailable("azure-monitor", target, str(exc)) from exc
-        return replace(series, target=target)
 
 
 def metric_reader(

@@ -81,6 +81,10 @@ class PrometheusReader:
             latency_kind="p95",
         )
 
+    async def value(self, kind: str, target: str, start: datetime, end: datetime) -> float | None:
+        """One of the three queries over the window; None when it returns no data."""
+        return await self._query(target, self.promql(kind, target, start, end), end)
+
     async def _query(self, target: str, query: str, at: datetime) -> float | None:
         params = {"query": query, "time": f"{at.timestamp():.3f}"}
         try:

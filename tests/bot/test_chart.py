@@ -22,6 +22,7 @@ from bot.render.chart import (
     HEIGHT_IN,
     THRESHOLD_COLOUR,
     WIDTH_IN,
+    _number,
     render_stage_chart,
     stage_chart,
 )
@@ -128,7 +129,8 @@ def test_importing_the_chart_modules_does_not_load_matplotlib(module: str) -> No
 
 
 @pytest.mark.parametrize(
-    ("span_s", "step_s"), [(10, 5), (60, 10), (270, 60), (600, 120), (3600, 600), (86400, 14400)]
+    ("span_s", "step_s"),
+    [(5, 1), (10, 2), (30, 5), (60, 10), (270, 60), (600, 120), (3600, 600), (86400, 14400)],
 )
 def test_time_ticks_fall_on_whole_steps_and_never_repeat(span_s: int, step_s: int) -> None:
     from bot.render.chart import _time_span, _time_ticks
@@ -142,3 +144,39 @@ def test_time_ticks_fall_on_whole_steps_and_never_repeat(span_s: int, step_s: in
     assert 1 <= len(ticks) <= 8
     assert {b - a for a, b in itertools.pairwise(ticks)} <= {float(step_s)}
     assert all(low <= t <= high and t % step_s == 0 for t in ticks)
+
+
+def test_a_breach_far_above_the_limit_keeps_the_limit_and_the_baseline_readable() -> None:
+    """A 30 % canary against a 1 % limit: the panel turns symlog (linear up to the limit), so
+    the limit is drawn well clear of the axis instead of flattened onto it."""
+    from matplotlib.colors import to_rgb
+    from matplotlib.image import imread
+
+    canary = series([0.002, 0.003, 0.3, 0.32], [150, 150, 150, 150])
+    baseline = series([0.002, 0.001, 0.002, 0.002], [140, 140, 140, 140])
+    png = stage_chart("breach", canary, baseline, max_error_rate=0.01, max_p95_ms=500)
+    image = imread(io.BytesIO(png), format="png")
+    top_panel = image[: image.shape[0] // 2]
+    r, g, b = to_rgb(THRESHOLD_COLOUR)
+    rows = [
+        y
+        for y in range(top_panel.shape[0])
+        if (
+            (abs(top_panel[y, :, 0] - r) < 0.03)
+            & (abs(top_panel[y, :, 1] - g) < 0.03)
+            & (abs(top_panel[y, :, 2] - b) < 0.03)
+        ).sum()
+        > 100
+    ]
+    assert rows, "no limit line in the error-rate panel"
+    # On a linear 0..40 % axis the 1 % line would sit a few pixels above the axis (row ~255);
+    # on symlog it is near the panel's middle.
+    assert min(rows) < top_panel.shape[0] * 0.75, rows
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(1.0, "1"), (0.5, "0.5"), (32.54, "32.5"), (134.63, "135"), (0.0012, "0.0012"), (0, "0")],
+)
+def test_legend_numbers_have_three_significant_figures_at_most(value: float, text: str) -> None:
+    assert _number(value) == text

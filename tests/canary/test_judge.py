@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from commands.canary.judge import StageJudge
 from commands.canary.judgement import Judgement, Metric, Verdict
+from commands.canary.memory import JudgeMemory
 from commands.config.model import RollbackRules
 from commands.platform.state import MetricSeries
 
@@ -134,14 +136,14 @@ def test_the_first_guard_in_order_names_the_rule() -> None:
 @pytest.mark.parametrize(
     ("share", "baseline_requests", "canary_requests", "ok"),
     [
-        (0.05, 1900, 79, False),  # expects 100, needs 80
-        (0.05, 1900, 81, True),
-        (0.25, 1500, 399, False),  # expects 500, needs 400
-        (0.25, 1500, 401, True),
-        (0.5, 1000, 799, False),  # expects 1000, needs 800
-        (0.5, 1000, 801, True),
-        (0.9, 100, 719, False),  # expects 900, needs 720
-        (0.9, 100, 721, True),
+        (0.05, 19000, 799, False),  # expects 1000, needs 800
+        (0.05, 19000, 801, True),
+        (0.25, 15000, 3999, False),  # expects 5000, needs 4000
+        (0.25, 15000, 4001, True),
+        (0.5, 10000, 7999, False),  # expects 10000, needs 8000
+        (0.5, 10000, 8001, True),
+        (0.9, 1000, 7199, False),  # expects 9000, needs 7200
+        (0.9, 1000, 7201, True),
     ],
 )
 def test_throughput_is_held_to_the_baseline_scaled_to_the_share(
@@ -154,6 +156,21 @@ def test_throughput_is_held_to_the_baseline_scaled_to_the_share(
     assert row.ok is ok
     expected_rps = baseline_requests / 30 * share / (1 - share)
     assert row.threshold == pytest.approx(0.8 * expected_rps)
+
+
+def test_a_shortfall_random_routing_explains_is_not_a_failure() -> None:
+    """11 requests to the baseline and 5 to a 50 % canary: far below the ratio, but one
+    interval in twenty looks like that when requests are routed at random."""
+    noisy = judge(share=0.5, min_requests=5, min_throughput_ratio=0.8)
+    row = noisy.observe(series(requests=5, seconds=1), baseline(requests=11, seconds=1)).row(
+        Metric.THROUGHPUT
+    )
+    assert row.ok is True and "random routing" in row.note, row
+    # A canary that gets nothing of 40 requests at 20 % is no accident.
+    lost = judge(share=0.2, min_requests=5).observe(
+        series(requests=0, seconds=1), baseline(requests=40, seconds=1)
+    )
+    assert lost.row(Metric.THROUGHPUT).ok is False
 
 
 def test_throughput_is_not_judged_at_100_percent_or_without_baseline_traffic() -> None:
@@ -397,3 +414,34 @@ def test_identical_versions_are_almost_never_rolled_back() -> None:
 def test_a_canary_30_percent_slower_is_almost_always_rolled_back() -> None:
     verdicts = [stage_verdict(seed, canary_latency=260) for seed in range(100)]
     assert verdicts.count(Verdict.ROLLBACK) >= 98
+
+
+def test_a_judge_rebuilt_from_its_memory_carries_on_where_it_was() -> None:
+    """A restart mid-stage: the failing streak and the comparison's samples survive the JSON."""
+    before = judge()
+    feed(before, series(), baseline(), 3)
+    assert before.observe(series(errors=5), baseline()).verdict == Verdict.CONTINUE  # 1 of 2
+    stored = json.loads(json.dumps(before.memory().to_json()))
+    after = StageJudge(
+        RollbackRules(), share=SHARE, extensions_left=3, memory=JudgeMemory.from_json(stored)
+    )
+    assert after.judged_intervals == 4
+    rolled = after.observe(series(errors=5), baseline())  # the second failure in a row
+    assert rolled.verdict == Verdict.ROLLBACK, rolled
+    assert rolled.rule is not None and "for 2 intervals" in rolled.rule
+
+
+def test_a_restored_judge_decides_the_stage_on_the_intervals_from_before_the_restart() -> None:
+    before = judge()
+    feed(before, series(), baseline(), 5)
+    after = StageJudge(
+        RollbackRules(), share=SHARE, extensions_left=3, memory=before.memory()
+    )  # no interval observed since
+    end = after.at_stage_end()
+    assert end.verdict == Verdict.PROMOTE, end
+    assert len(end.rows) == 4
+
+
+@pytest.mark.parametrize("stored", [None, [], {"judged_intervals": "4"}, {"streaks": {}}])
+def test_a_memory_this_version_did_not_write_is_not_one(stored: object) -> None:
+    assert JudgeMemory.from_json(stored) is None

@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.incidents.stats_chart import FAILED_COLOUR, LEAD_COLOUR, OK_COLOUR, stats_chart
+from commands.incidents.daily import Day, daily, enough_for_a_chart
 from commands.incidents.dora import figures
-from storage import IncidentAlert, Incidents, Store, default_database_url
+from storage import Incidents, Store, default_database_url
+
+from .month import DAY, MINUTE, Clock, generate_month
+from .png import pixels_like, size
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
-DAY, MINUTE = timedelta(days=1), timedelta(minutes=1)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture
@@ -34,64 +30,9 @@ async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
         yield opened
 
 
-async def incident(incidents: Incidents, clock: Clock, at: datetime, key: str) -> str:
-    clock.now = at
-    alert = IncidentAlert(key, at, "firing", "Http5xxRateHigh", "5xx", "critical")
-    received = await incidents.receive(
-        source="alertmanager",
-        group_key=key,
-        environment="prod",
-        mapped_why="label env=prod",
-        title="5xx",
-        alerts=[alert],
-        decide=lambda latest, fresh: "open",
-        context={},
-    )
-    assert received.incident is not None
-    return received.incident.id
-
-
 async def test_a_generated_month(store: Store, clock: Clock) -> None:
     incidents = Incidents(store.db)
-    for day in range(30):
-        clock.now = START + day * DAY + 10 * 60 * MINUTE
-        d = await store.deployments.create(
-            kind="deploy",
-            environment="prod",
-            version=f"v1.{day}.0",
-            from_version=f"v1.{day - 1}.0",
-            strategy="bluegreen",
-            requested_by="U0ALICE",
-        )
-        clock.now += (day % 3 + 1) * 10 * MINUTE  # lead times 10, 20, 30 min, ten of each
-        await store.deployments.update(
-            d.id, state="rolled_back" if day in (5, 15, 25) else "succeeded"
-        )
-        if day == 20:  # a rollback job half an hour after day 20's deployment went live
-            clock.now += 30 * MINUTE
-            await store.deployments.create(
-                kind="rollback",
-                environment="prod",
-                version="v1.19.0",
-                strategy="bluegreen",
-                requested_by="U0BOB",
-                state="succeeded",
-            )
-    # Day 10's deployment is live at 10:20; an incident at 10:45: a failed change.
-    first = await incident(incidents, clock, START + 10 * DAY + 645 * MINUTE, "g1")
-    await incidents.update(
-        first,
-        acknowledged_at=START + 10 * DAY + 650 * MINUTE,
-        mitigated_at=START + 10 * DAY + 660 * MINUTE,
-        resolved_at=START + 10 * DAY + 700 * MINUTE,
-    )
-    # Day 12 at 09:00, 22.5 h after day 11's went live: not a failed change.
-    second = await incident(incidents, clock, START + 12 * DAY + 540 * MINUTE, "g2")
-    await incidents.update(
-        second,
-        acknowledged_at=START + 12 * DAY + 555 * MINUTE,
-        resolved_at=START + 12 * DAY + 600 * MINUTE,
-    )
+    await generate_month(store, clock, START)
 
     until = START + 30 * DAY
     found = figures(
@@ -117,6 +58,40 @@ async def test_a_generated_month(store: Store, clock: Clock) -> None:
         failure_window=timedelta(hours=1),
     )
     assert (week.deployments, week.failures, week.incidents, week.mtta) == (7, 1, 0, None)
+
+
+async def test_the_month_day_by_day_and_its_chart(store: Store, clock: Clock) -> None:
+    incidents = Incidents(store.db)
+    await generate_month(store, clock, START)
+    until = START + 30 * DAY
+    days = daily(
+        await incidents.deployments_between(START, until, "prod"),
+        await incidents.between(START, until, "prod"),
+        START,
+        until,
+        failure_window=timedelta(hours=1),
+    )
+    assert len(days) == 31 and days[-1].deployments == 0  # the window's last, empty day
+    assert [d.day for d in days[:2]] == [date(2026, 11, 1), date(2026, 11, 2)]
+    assert all(d.deployments == 1 for d in days[:30])
+    assert [i for i, d in enumerate(days) if d.failures] == [5, 10, 15, 20, 25]
+    assert [i for i, d in enumerate(days) if d.incidents] == [10, 12]
+    assert [d.lead_time for d in days[:3]] == [10 * MINUTE, 20 * MINUTE, 30 * MINUTE]
+    assert enough_for_a_chart(days) and not enough_for_a_chart(days[:4])
+
+    png = stats_chart("DORA figures for prod, last 30 days", days)
+    assert size(png) == (960, 520)
+    # Drawn, not a blank canvas: the failed days' bars, the others, the lead-time line.
+    assert pixels_like(png, FAILED_COLOUR) > 500
+    assert pixels_like(png, OK_COLOUR) > pixels_like(png, FAILED_COLOUR) * 3
+    assert pixels_like(png, LEAD_COLOUR) > 200
+
+
+def test_too_little_data_for_a_chart() -> None:
+    one = [Day(date(2026, 11, d), 1, 0, 0, MINUTE) for d in (1, 2)]
+    assert not enough_for_a_chart(one)  # two deployments on two days
+    burst = [Day(date(2026, 11, 1), 9, 1, 0, MINUTE)]
+    assert not enough_for_a_chart(burst)  # many, but on one day
 
 
 def test_stats_command_parses() -> None:

@@ -43,6 +43,9 @@ class Log:
     async def note(self, incident_id: str, text: str) -> None:
         self.notes.append((incident_id, text))
 
+    async def link_job(self, incident_id: str, deployment_id: str) -> None:
+        self.notes.append((incident_id, f"link to {deployment_id}"))
+
 
 @pytest.fixture
 def clock() -> Clock:

@@ -60,6 +60,9 @@ class Quiet:
     async def note(self, incident_id: str, text: str) -> None:
         return None
 
+    async def link_job(self, incident_id: str, deployment_id: str) -> None:
+        return None
+
 
 @dataclass
 class Server:

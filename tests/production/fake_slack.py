@@ -131,7 +131,24 @@ class FakeSlack:
             return {"ok": True, "url": self.url.replace("http", "ws", 1) + "/link"}
         if method == "conversations.history":
             return self._history(args)
+        if method == "chat.getPermalink":
+            return self._permalink(args)
         return {"ok": False, "error": "unknown_method"}
+
+    def _permalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Slack's message link: the channel, then the ts without its dot, after a "p"."""
+        found = self.messages.get(str(args.get("message_ts", "")))
+        if found is None or found.channel != args.get("channel"):
+            return {"ok": False, "error": "message_not_found"}
+        link = f"{self.url}/archives/{found.channel}/p{found.ts.replace('.', '')}"
+        return {"ok": True, "channel": found.channel, "permalink": link}
+
+    def by_permalink(self, link: str) -> Message | None:
+        """The message a permalink this Slack handed out points at."""
+        channel, _, tail = link.removeprefix(f"{self.url}/archives/").partition("/p")
+        ts = f"{tail[:-6]}.{tail[-6:]}" if len(tail) > 6 else ""
+        found = self.messages.get(ts)
+        return found if found is not None and found.channel == channel else None
 
     async def _api_get(self, request: web.Request) -> web.Response:
         """The read methods slack-sdk sends as GET (conversations.history): query arguments."""

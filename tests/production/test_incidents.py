@@ -160,9 +160,9 @@ async def test_incident_thread_from_alert_to_rollback(running: Production) -> No
     await slack.wait_for(lambda: "Acknowledged by `U0BOB`" in thread_text(slack, card))
     assert "<@" not in thread_text(slack, card)
 
-    # Only those who may change prod may roll it back.
+    # Only deployers of prod may roll it back.
     assert await slack.click(DAVE, card, "Roll back to v1.1.0") == 200
-    await slack.wait_for(lambda: slack.ephemeral_to(DAVE, "you can't change prod"))
+    await slack.wait_for(lambda: slack.ephemeral_to(DAVE, "you can't roll back prod"))
     assert await slack.click(ALICE, card, "Roll back to v1.1.0") == 200
     await slack.wait_for(lambda: "started a rollback of prod" in thread_text(slack, card))
     await slack.wait_for(

@@ -51,8 +51,11 @@ async def test_faults_over_http(sb: Sandbox, http: aiohttp.ClientSession) -> Non
     assert reply["faults"]["versions"]["v9"]["missing_artifact"] is True
     status, reply = await _call(http, "POST", admin + "/arm", {"kind": "throttle", "times": 2})
     assert reply["faults"]["arm"][0]["remaining"] == 2
+    status, reply = await _call(http, "POST", admin + "/dependency", {"name": "database"})
+    assert reply["faults"]["dependencies_down"] == ["database"]
     status, reply = await _call(http, "DELETE", admin)
-    assert reply["faults"] == {"apps": {}, "versions": {}, "arm": [], "hanging": 0}
+    empty = {"apps": {}, "versions": {}, "dependencies_down": [], "arm": [], "hanging": 0}
+    assert reply["faults"] == empty
     async with http.get(sb.app_url(BLUE) + "/api/queues") as response:
         assert response.status == 200
 

@@ -83,6 +83,33 @@ async def test_unhealthy_version_never_becomes_healthy(
     assert (await _get(http, sb.app_url(APP, GREEN) + "/health/live"))[0] == 200
 
 
+async def test_a_dropping_version_loses_api_requests_its_own_metrics_never_count(
+    sb: Sandbox, http: aiohttp.ClientSession
+) -> None:
+    sb.faults.version("v1.0.0", drop_rate=1.0)
+    assert (await _get(http, sb.app_url(APP, GREEN) + "/api/queues"))[0] == 502
+    assert (await _get(http, sb.app_url(APP, GREEN) + "/health"))[0] == 200  # not an API path
+    _, _, text = await _get(http, sb.app_url(APP, GREEN) + "/metrics")
+    assert 'http_requests_total{code="200"} 1' in text and 'code="502"' not in text
+    with pytest.raises(SandboxError, match="drop_rate"):
+        sb.faults.version("v1.0.0", drop_rate=2)
+
+
+async def test_a_shared_dependency_down_fails_its_check_on_every_version(
+    sb: Sandbox, http: aiohttp.ClientSession
+) -> None:
+    sb.faults.dependency("database")
+    for base in (sb.app_url(APP, GREEN), sb.app_url(BLUE)):  # v1.0.0 and v1.1.0
+        assert (await _get(http, base + "/health/database"))[0] == 503
+        assert (await _get(http, base + "/health"))[0] == 503
+        assert (await _get(http, base + "/health/redis"))[0] == 200
+        assert (await _get(http, base + "/api/queues"))[0] == 503
+    with pytest.raises(SandboxError, match="unknown dependency"):
+        sb.faults.dependency("dns")
+    sb.faults.dependency("database", down=False)
+    assert (await _get(http, sb.app_url(BLUE) + "/health/database"))[0] == 200
+
+
 async def test_latency_fault_delays_answers(sb: Sandbox, http: aiohttp.ClientSession) -> None:
     sb.faults.app(BLUE, latency_ms=50)
     await _get(http, sb.app_url(BLUE) + "/health")

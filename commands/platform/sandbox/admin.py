@@ -1,8 +1,12 @@
 """A small HTTP admin API beside the artifact store (plain http): state and fault switches.
 
-GET /admin/state · GET /admin/faults · POST /admin/faults/app | version | arm | release-lro ·
+GET /admin/state · GET /admin/faults ·
+POST /admin/faults/app | version | arm | release-lro ·
+POST /admin/faults/dependency {"name": "database", "down": true} (down on every app) ·
 DELETE /admin/faults · GET /admin/arm-requests?limit=N ·
-GET /admin/load · POST /admin/load {"rps": 5} (synthetic requests a second per front door)
+GET /admin/load · POST /admin/load {"rps": 5} (synthetic requests a second per front door) ·
+GET /admin/alerting · POST /admin/alerting {"url": …, "token": …} (Alertmanager-shaped
+webhooks on a 5xx share) · DELETE /admin/alerting
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from commands.platform.sandbox.alerting import AlertSender
 from commands.platform.sandbox.errors import SandboxError
 from commands.platform.sandbox.faults import Faults
 from commands.platform.sandbox.load import SyntheticLoad
@@ -50,11 +55,13 @@ class AdminApi:
         state: Callable[[], dict[str, Any]],
         arm_log: ArmLog,
         load: SyntheticLoad,
+        alerting: AlertSender,
     ) -> None:
         self._faults = faults
         self._state = state
         self._log = arm_log
         self._load = load
+        self._alerting = alerting
 
     async def handle(self, request: web.BaseRequest) -> web.Response:
         path = request.path.rstrip("/").lower()
@@ -75,6 +82,8 @@ class AdminApi:
                 payload = await self._payload(request)
                 _call(self._load.set_rate, payload, ("rps",))
                 return _answer(200, {"ok": True, "load": self._load.snapshot()})
+            if path == "/admin/alerting":
+                return await self._alerts(request)
             if path == "/admin/faults/release-lro" and method == "POST":
                 self._faults.release_lro()
                 return _answer(200, {"ok": True})
@@ -82,6 +91,7 @@ class AdminApi:
                 "/admin/faults/app": (self._faults.app, ("app", "slot")),
                 "/admin/faults/version": (self._faults.version, ("version",)),
                 "/admin/faults/arm": (self._faults.arm, ("kind",)),
+                "/admin/faults/dependency": (self._faults.dependency, ("name",)),
             }
             if path in setters:
                 if method != "POST":
@@ -93,6 +103,15 @@ class AdminApi:
         except SandboxError as bad:
             return _answer(400, {"error": str(bad)})
         return _answer(404, {"error": f"no admin route {method} {request.path}"})
+
+    async def _alerts(self, request: web.BaseRequest) -> web.Response:
+        if request.method == "POST":
+            _call(self._alerting.send_to, await self._payload(request), ("url", "token"))
+        elif request.method == "DELETE":
+            await self._alerting.stop_sending()
+        elif request.method != "GET":
+            return _answer(405, {"error": "use GET, POST or DELETE on /admin/alerting"})
+        return _answer(200, {"ok": True, "alerting": self._alerting.snapshot()})
 
     @staticmethod
     async def _payload(request: web.BaseRequest) -> dict[str, Any]:

@@ -37,6 +37,14 @@ def _json(status: int, body: Any) -> web.Response:
     return web.Response(status=status, text=json.dumps(body), content_type="application/json")
 
 
+def _status(ok: bool) -> str:
+    return "Healthy" if ok else "Unhealthy"
+
+
+def _is_api(request: web.BaseRequest) -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
 class AppFleet:
     def __init__(
         self,
@@ -110,24 +118,43 @@ class AppFleet:
             return _json(503, {"error": message, "version": unit.process.version}), False
         app_fault = self._faults.for_unit(unit)
         version_fault = self._faults.for_version(unit.process.version)
+        drop = version_fault.drop_rate
+        if drop and _is_api(request) and self._rng.random() < drop:
+            return _json(502, {"error": "the worker crashed before answering"}), False
         latency_ms = app_fault.latency_ms + version_fault.latency_ms
         if latency_ms:
             await asyncio.sleep(latency_ms / 1000)
         error_rate = 1 - (1 - app_fault.error_rate) * (1 - version_fault.error_rate)
+        database = not (version_fault.unhealthy or self._faults.dependency_down("database"))
+        redis = not self._faults.dependency_down("redis")
         return self._route(
-            unit, request, healthy=state is Condition.HEALTHY, error_rate=error_rate
+            unit,
+            request,
+            healthy=state is Condition.HEALTHY,
+            database=database,
+            redis=redis,
+            error_rate=error_rate,
         ), True
 
     def _route(
-        self, unit: Unit, request: web.BaseRequest, *, healthy: bool, error_rate: float
+        self,
+        unit: Unit,
+        request: web.BaseRequest,
+        *,
+        healthy: bool,
+        database: bool,
+        redis: bool,
+        error_rate: float,
     ) -> web.Response:
         path = request.path.rstrip("/") or "/"
         version = unit.process.version
         status = "Healthy" if healthy else "Unhealthy"
         code = 200 if healthy else 503
-        if path.startswith("/api/") or path == "/api":
-            if not healthy:
+        if _is_api(request):
+            if not database:
                 return _json(503, {"error": "the database is unavailable"})
+            if not redis:
+                return _json(503, {"error": "the cache is unavailable"})
             if error_rate and self._rng.random() < error_rate:
                 return _json(500, {"error": "internal server error"})
             return self._api(path, request, version)
@@ -138,16 +165,18 @@ class AppFleet:
                 200, {"service": "Virtual Queue API", "instance": unit.label, "version": version}
             )
         if path == "/health":
-            checks = {"database": status, "redis": "Healthy"}
+            checks = {"database": _status(database), "redis": _status(redis)}
             return _json(code, {"status": status, "version": version, "checks": checks})
         if path == "/health/ready":
             return _json(code, {"status": "Ready" if healthy else "NotReady", "version": version})
         if path == "/health/live":
             return _json(200, {"status": "Alive", "version": version})
         if path == "/health/database":
-            return _json(code, {"status": status, "component": "database"})
+            return _json(
+                200 if database else 503, {"status": _status(database), "component": "database"}
+            )
         if path == "/health/redis":
-            return _json(200, {"status": "Healthy", "component": "redis"})
+            return _json(200 if redis else 503, {"status": _status(redis), "component": "redis"})
         if path == "/metrics":
             text = unit.process.counters.exposition(
                 version=version,

@@ -35,7 +35,7 @@ def banner(sb: Sandbox) -> str:
         "(SSL_CERT_FILE must be set before the client process starts.)",
         "",
         f"Admin API:  {sb.admin_url}/admin/state   (POST /admin/faults/app|version|arm, "
-        "DELETE /admin/faults)",
+        'DELETE /admin/faults; POST /admin/alerting {"url": …, "token": …})',
         f"Artifacts:  {sb.artifact_url('{version}')}",
         f"Load:       {sb.load.rps:g} requests/s per front door   (POST /admin/load "
         '{"rps": N}, 0 = off)',

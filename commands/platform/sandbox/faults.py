@@ -12,6 +12,8 @@ from commands.platform.sandbox.errors import SandboxError
 from commands.platform.sandbox.resources import Unit
 from commands.platform.sandbox.world import World
 
+DEPENDENCIES = ("database", "redis")
+"""What every app shares: one down makes each app's check of it fail, whatever its version."""
 ARM_FAULT_KINDS = ("throttle", "server_error", "slow_lro", "swap_failed", "hang")
 LRO_FAULT_KINDS = ("slow_lro", "swap_failed")
 
@@ -30,6 +32,9 @@ class VersionFault:
     error_rate: float = 0.0
     latency_ms: float = 0.0
     missing_artifact: bool = False
+    drop_rate: float = 0.0
+    """Share of API requests whose worker crashes before answering: the front end answers 502
+    and the app's own /metrics never counts them (only its throughput shows it)."""
 
 
 @dataclass
@@ -80,6 +85,7 @@ class Faults:
         self._apps: dict[tuple[str, str | None], AppFault] = {}
         self._versions: dict[str, VersionFault] = {}
         self._arm: list[ArmFault] = []
+        self._dependencies_down: set[str] = set()
         self._hangs: list[ArmFault] = []  # kept until clear(), even once used up
         self._hanging = 0
         self._hanging_changed = asyncio.Condition()
@@ -120,6 +126,7 @@ class Faults:
         error_rate: float = 0.0,
         latency_ms: float = 0.0,
         missing_artifact: bool = False,
+        drop_rate: float = 0.0,
     ) -> None:
         """Make every app running ``version`` misbehave (and/or its artifact missing)."""
         if not isinstance(version, str) or not version:
@@ -129,11 +136,25 @@ class Faults:
             _rate("error_rate", error_rate),
             _non_negative("latency_ms", latency_ms),
             bool(missing_artifact),
+            _rate("drop_rate", drop_rate),
         )
         if fault == VersionFault():
             self._versions.pop(version, None)
         else:
             self._versions[version] = fault
+
+    def dependency(self, name: str, *, down: bool = True) -> None:
+        """Take a dependency every app shares down (or bring it back): an outage that is no
+        version's fault."""
+        if name not in DEPENDENCIES:
+            raise SandboxError(f"unknown dependency {name!r}; use one of {', '.join(DEPENDENCIES)}")
+        if down:
+            self._dependencies_down.add(name)
+        else:
+            self._dependencies_down.discard(name)
+
+    def dependency_down(self, name: str) -> bool:
+        return name in self._dependencies_down
 
     def arm(
         self,
@@ -185,6 +206,7 @@ class Faults:
         self.release_hangs()
         self._arm.clear()
         self._versions.clear()
+        self._dependencies_down.clear()
         down = [unit for unit in self._world.units() if self.for_unit(unit).down]
         self._apps.clear()
         for unit in down:
@@ -251,6 +273,7 @@ class Faults:
                 for (app, slot), f in self._apps.items()
             },
             "versions": {v: asdict(f) for v, f in self._versions.items()},
+            "dependencies_down": sorted(self._dependencies_down),
             "arm": [f.describe() for f in self._arm],
             "hanging": self._hanging,
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import Enum
 
-from commands.platform.sandbox.faults import Faults
+from commands.platform.sandbox.faults import DEPENDENCIES, Faults
 from commands.platform.sandbox.resources import Unit
 
 
@@ -14,7 +14,8 @@ class Condition(Enum):
     DOWN = "down"  # the process is gone (connection refused)
     STARTING = "starting"  # slow start after a restart (503)
     NO_PACKAGE = "no-package"  # its package was missing when it started (503)
-    UNHEALTHY = "unhealthy"  # runs, but its /health says Unhealthy (a broken version)
+    UNHEALTHY = "unhealthy"  # runs, but its /health says Unhealthy (a broken version or a
+    # shared dependency down)
     HEALTHY = "healthy"
 
 
@@ -30,6 +31,8 @@ def condition(unit: Unit, faults: Faults, now: datetime) -> Condition:
         return Condition.STARTING
     if unit.process.package_missing:
         return Condition.NO_PACKAGE
-    if faults.for_version(unit.process.version).unhealthy:
+    if faults.for_version(unit.process.version).unhealthy or any(
+        faults.dependency_down(name) for name in DEPENDENCIES
+    ):
         return Condition.UNHEALTHY
     return Condition.HEALTHY

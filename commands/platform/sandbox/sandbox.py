@@ -17,6 +17,7 @@ import yaml
 from aiohttp import web
 
 from commands.platform.sandbox.admin import AdminApi
+from commands.platform.sandbox.alerting import AlertSender, units_by_environment
 from commands.platform.sandbox.apps import AppFleet
 from commands.platform.sandbox.arm_monitor import MonitorApi
 from commands.platform.sandbox.arm_swap import SwapApi
@@ -155,7 +156,13 @@ class Sandbox:
         )
         lifecycle.record_initial(list(self.world.units()))
         self._artifacts = ArtifactStore(self.faults)
-        self._admin = AdminApi(self.faults, self.state, self._arm_log, self.load)
+        from commands.config import reference_mapping
+
+        hosts = units_by_environment(self.world, reference_mapping())
+        self.alerting = AlertSender(lambda: hosts, self.clock, external_url=self.admin_url)
+        """Alertmanager-shaped webhooks on a 5xx share: ``sb.alerting.send_to(url, token)``."""
+        stack.push_async_callback(self.alerting.aclose)
+        self._admin = AdminApi(self.faults, self.state, self._arm_log, self.load, self.alerting)
 
         router: Router[ArmHandler] = Router()
         WebApi(self.world, lifecycle).register(router)
