@@ -27,9 +27,9 @@ DRILL_HELP = """  drill start [real|sandbox]
 DEMO_DRILL = """\
 # Last, an incident. Monitoring watches production's 5xx rate and alerts the bot.
 drill start
-# alice ships v1.2.1 to production; bob and carol approve.
+# alice ships v1.2.1 to production (forced past staging for the drill); bob and carol approve.
 as alice
-/deploy prod v1.2.1 --reason "queue fix"
+/deploy prod v1.2.1 --force --reason "queue fix"
 as bob
 click 1
 as carol

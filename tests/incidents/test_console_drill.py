@@ -23,7 +23,8 @@ async def test_the_drill_with_the_sandbox_webhook(tmp_path: Path) -> None:
         started = await console.handle("drill start sandbox")
         assert started[0].startswith("(monitoring prod's 5xx rate: the sandbox's own")
         assert (await console.handle("drill start"))[0].startswith("? the drill is already on")
-        await console.handle('/deploy prod v1.2.1 --reason "queue fix"')
+        # Forced past the reference's promotion order (staging first), as the demo's drill is.
+        await console.handle('/deploy prod v1.2.1 --force --reason "queue fix"')
         for lead in ("bob", "carol"):
             await console.handle(f"as {lead}")
             await console.handle("click 1")
