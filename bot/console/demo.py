@@ -40,8 +40,8 @@ as alice
 /rollback prod --reason "rollback drill"
 click 1 yes
 wait
-# A canary: v1.3.0 takes 5 %, then 25 %, then 50 % of production's users, judged against blue.
-load 30
+# A canary: v1.3.0 takes 10 %, then 25 %, then 50 % of production's users, judged against blue.
+load 60
 /canary prod v1.3.0 --reason "new queue API, gradually"
 as bob
 click 1
