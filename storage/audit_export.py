@@ -75,9 +75,13 @@ async def export_rows(
 
 
 def first_seq_since_query(since_text: str) -> Select[int]:
-    """The oldest ``seq`` stamped at or after ``since_text``: answered from ``ix_audit_events_at``
-    (which holds ``seq`` too), without reading the table."""
-    return select(func.min(AuditEventRow.seq)).where(AuditEventRow.at >= since_text)
+    """The oldest ``seq`` stamped at or after ``since_text``, from ``ix_audit_events_at``.
+
+    The inner query's OFFSET keeps it a separate query (PostgreSQL does not merge a subquery
+    with one): merged, ``min(seq)`` may be planned as a walk along ``seq`` until the first row
+    that matches, which for a recent ``since`` is nearly the whole table."""
+    stamped = select(AuditEventRow.seq).where(AuditEventRow.at >= since_text).offset(0).subquery()
+    return select(func.min(stamped.c.seq))
 
 
 async def first_seq_since(session: AsyncSession, since_text: str) -> int | None:
