@@ -94,6 +94,10 @@ class Keyring:
     def key_ids(self) -> tuple[str, ...]:
         return tuple(self._by_id)
 
+    @property
+    def previous(self) -> tuple[AuditKey, ...]:
+        return tuple(key for key in self._by_id.values() if key is not self.current)
+
 
 def same(expected: str, given: str | None) -> bool:
     """Constant-time string comparison (a MAC from the database may be anything)."""

@@ -23,27 +23,39 @@ _TABLE = AuditEventRow.__tablename__
 
 
 async def stream_rows(
-    session: AsyncSession, columns: Sequence[KeyedColumnElement[Any]], batch_size: int
+    session: AsyncSession,
+    columns: Sequence[KeyedColumnElement[Any]],
+    batch_size: int,
+    *,
+    after: int = 0,
+    until: int | None = None,
 ) -> AsyncIterator[Sequence[Sequence[Any]]]:
-    """Batches of ``columns`` for every row of ``audit_events`` in ``seq`` order."""
+    """Batches of ``columns`` for the rows of ``audit_events`` with ``after < seq <= until``
+    (every row after ``after`` when ``until`` is None), in ``seq`` order."""
+    last = 2**63 - 1 if until is None else until
     connection = await session.connection()
     if connection.dialect.name == "sqlite":
         raw = await connection.get_raw_connection()
         names = ", ".join(column.key for column in columns)
-        sql = f"SELECT {names} FROM {_TABLE} ORDER BY seq"
-        async for batch in _prefetched(raw.driver_connection, sql, batch_size):
+        sql = f"SELECT {names} FROM {_TABLE} WHERE seq > ? AND seq <= ? ORDER BY seq"
+        async for batch in _prefetched(raw.driver_connection, sql, (after, last), batch_size):
             yield batch
         return
-    query = select(*columns).order_by(AuditEventRow.seq).execution_options(yield_per=batch_size)
+    query = (
+        select(*columns)
+        .where(AuditEventRow.seq > after, AuditEventRow.seq <= last)
+        .order_by(AuditEventRow.seq)
+        .execution_options(yield_per=batch_size)
+    )
     result = await session.stream(query)
     async for partition in result.partitions():
         yield partition
 
 
 async def _prefetched(
-    driver: Any, sql: str, batch_size: int
+    driver: Any, sql: str, parameters: tuple[int, int], batch_size: int
 ) -> AsyncIterator[Sequence[Sequence[Any]]]:
-    async with driver.execute(sql) as cursor:
+    async with driver.execute(sql, parameters) as cursor:
         pending = asyncio.ensure_future(cursor.fetchmany(batch_size))
         try:
             while rows := await pending:

@@ -41,15 +41,17 @@ an unkeyed row after a keyed one, which the key fails.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 from sqlalchemy import select
 
 from storage.audit_checkpoint import Checkpoint
 from storage.audit_key import Keyring
+from storage.audit_parallel import PARALLEL_MIN_ROWS, FarWalk, join
 from storage.audit_stream import stream_rows
 from storage.audit_walk import COLUMNS, VerifyResult, Walker
-from storage.db import Database
+from storage.db import Database, database_file
 from storage.models import AuditHeadRow
 
 __all__ = ["VerifyResult", "verify_chain"]
@@ -64,9 +66,14 @@ async def verify_chain(
     keyring: Keyring | None = None,
     checkpoints: Iterable[Checkpoint] = (),
     batch_size: int = _BATCH,
+    parallel_min_rows: int = PARALLEL_MIN_ROWS,
 ) -> VerifyResult:
-    """Walk every row once, streamed in ``batch_size`` batches, on one snapshot."""
-    walker = Walker(keyring, checkpoints)
+    """Walk every row once, streamed in ``batch_size`` batches, on one snapshot.
+
+    A SQLite file of at least ``parallel_min_rows`` rows, on a machine with two cores or more,
+    has its second half walked by a second process at the same time (``audit_parallel``)."""
+    points = list(checkpoints)
+    walker = Walker(keyring, points)
     async with db.read() as session:
         if db.dialect == "postgresql":
             # One snapshot for the head and every batch, as SQLite WAL gives by default.
@@ -74,7 +81,41 @@ async def verify_chain(
         head = (
             await session.execute(select(*_HEAD_COLUMNS).where(AuditHeadRow.id == 1))
         ).one_or_none()
-        async for rows in stream_rows(session, COLUMNS, batch_size):
-            if (bad := walker.walk(rows)) is not None:
-                return bad
+        until = None
+        rows = head.seq if head else 0
+        far = await _far_walk(db, rows, keyring, points, batch_size, parallel_min_rows)
+        if far is not None:
+            until = far[0] - 1
+        try:
+            async for rows in stream_rows(session, COLUMNS, batch_size, until=until):
+                if (bad := walker.walk(rows)) is not None:
+                    return bad
+            if far is not None:
+                found = await far[1].result()
+                if not join(walker, found):
+                    async for rows in stream_rows(session, COLUMNS, batch_size, after=until or 0):
+                        if (bad := walker.walk(rows)) is not None:
+                            return bad
+        finally:
+            if far is not None:
+                await far[1].stop()
     return walker.finish(head)
+
+
+async def _far_walk(
+    db: Database,
+    rows: int,
+    keyring: Keyring | None,
+    points: list[Checkpoint],
+    batch_size: int,
+    min_rows: int,
+) -> tuple[int, FarWalk] | None:
+    """The worker for the second half (and the first row it walks), when one is worth it."""
+    path = database_file(str(db.engine.url)) if db.dialect == "sqlite" else None
+    if path is None or rows < max(min_rows, 2) or (os.cpu_count() or 1) < 2:
+        return None
+    first = rows // 2 + 1
+    try:
+        return first, await FarWalk.start(path, first, rows, keyring, points, batch_size)
+    except OSError:  # no process could be started: walk it all here
+        return None
