@@ -49,8 +49,9 @@ from sqlalchemy import select
 from storage.audit_checkpoint import Checkpoint
 from storage.audit_key import Keyring
 from storage.audit_parallel import PARALLEL_MIN_ROWS, FarWalk, join
+from storage.audit_result import VerifyResult
 from storage.audit_stream import stream_rows
-from storage.audit_walk import COLUMNS, VerifyResult, Walker
+from storage.audit_walk import COLUMNS, Walker
 from storage.db import Database, database_file
 from storage.models import AuditHeadRow
 

@@ -10,7 +10,6 @@ rules; so the fast loop only ever decides the common case, and identically.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlalchemy import Row
@@ -18,6 +17,7 @@ from sqlalchemy import Row
 from storage.audit_chain import CHAIN_VERSIONS, ChainFields, row_hash
 from storage.audit_checkpoint import Checkpoint
 from storage.audit_key import AuditKey, Keyring, same
+from storage.audit_result import VerifyResult
 from storage.models import GENESIS_HASH, AuditEventRow
 
 
@@ -45,34 +45,6 @@ COLUMNS = tuple(AuditEventRow.__table__.c[name] for name in ChainRow._fields)
 def _no_encoding(*_: Any) -> str:
     """Stands in for the encoding before the first row is seen: matches no hash."""
     return ""
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyResult:
-    """Outcome of ``AuditLog.verify``.
-
-    ``checked`` counts the rows found good before the first bad one (all rows when ok).
-    ``last_seq`` and ``last_hash`` name the end of the chain as walked; when ok, keep them
-    somewhere else to anchor the chain (see the module docstring).
-
-    With a key: ``key_checked``; ``keyed`` rows had a good MAC, ``plain_only`` rows came
-    before the first keyed row and are covered by the plain chain alone; ``key_mismatch``
-    means the given key is not the one the log was written with (not evidence of tampering).
-    ``checkpoints`` counts the checkpoints compared.
-    """
-
-    ok: bool
-    checked: int
-    first_bad_seq: int | None
-    problem: str | None
-    last_seq: int = 0
-    last_hash: str = GENESIS_HASH
-    key_checked: bool = False
-    keyed: int = 0
-    plain_only: int = 0
-    key_mismatch: bool = False
-    checkpoints: int = 0
-    last_mac: str | None = None
 
 
 class Walker:
