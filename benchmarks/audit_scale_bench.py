@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 import storage
 from benchmarks._common import FullCollections, ms, percentile, timed_chunk
@@ -251,8 +252,9 @@ async def run(args: argparse.Namespace) -> int:
             else:
                 try:
                     await measure(pg, pg_url, args.rows, args.append_rows, environments)
-                except storage.StorageError as error:
-                    pg.missing = f"storage failed on PostgreSQL: {error}"
+                except (storage.StorageError, SQLAlchemyError, OSError) as error:
+                    # Say so in the table rather than lose SQLite's figures with a traceback.
+                    pg.missing = f"failed on PostgreSQL: {str(error).splitlines()[0]}"
         pg.figures.setdefault(
             "/deploy history command, answer (p50/p99)",
             "n/a (the bot on PostgreSQL: see the replicas work)",

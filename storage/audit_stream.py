@@ -32,21 +32,19 @@ async def stream_rows(
 ) -> AsyncIterator[Sequence[Sequence[Any]]]:
     """Batches of ``columns`` for the rows of ``audit_events`` with ``after < seq <= until``
     (every row after ``after`` when ``until`` is None), in ``seq`` order."""
-    last = 2**63 - 1 if until is None else until
     connection = await session.connection()
     if connection.dialect.name == "sqlite":
         raw = await connection.get_raw_connection()
         names = ", ".join(column.key for column in columns)
         sql = f"SELECT {names} FROM {_TABLE} WHERE seq > ? AND seq <= ? ORDER BY seq"
+        last = 2**63 - 1 if until is None else until  # SQLite's largest integer
         async for batch in _prefetched(raw.driver_connection, sql, (after, last), batch_size):
             yield batch
         return
-    query = (
-        select(*columns)
-        .where(AuditEventRow.seq > after, AuditEventRow.seq <= last)
-        .order_by(AuditEventRow.seq)
-        .execution_options(yield_per=batch_size)
-    )
+    query = select(*columns).where(AuditEventRow.seq > after)
+    if until is not None:  # seq is a 32-bit INTEGER on PostgreSQL: no sentinel bound
+        query = query.where(AuditEventRow.seq <= until)
+    query = query.order_by(AuditEventRow.seq).execution_options(yield_per=batch_size)
     result = await session.stream(query)
     async for partition in result.partitions():
         yield partition

@@ -8,6 +8,7 @@ Speed itself is shown by ``benchmarks/audit_scale_bench.py``, not asserted here.
 from __future__ import annotations
 
 import contextlib
+import io
 import sqlite3
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -296,3 +297,18 @@ async def test_a_clean_far_half_is_walked_by_the_worker_and_joined(
     assert join(near, far)
     assert (near.checked, near.keyed, near.last_seq, near.last_hash) == (10, 10, 10, far.last_hash)
     assert not join(Walker(Keyring(KEY), []), far)  # does not follow an empty walk
+
+
+@needs_postgres
+async def test_verify_and_export_since_on_postgres(postgres_url: str) -> None:
+    async with Store.open(postgres_url, audit_keys=Keyring(KEY)) as store:
+        for n in range(5):
+            await store.audit.append("alice", f"step.{n}", details={"n": n})
+        since = store.db.now()
+        await store.audit.append("bob", "after.since")
+        result = await verify_chain(store.db, keyring=Keyring(KEY), batch_size=2)
+        out = io.StringIO()
+        exported = await store.audit.export("jsonl", out, since=since)
+    assert (result.ok, result.checked, result.keyed) == (True, 6, 6)
+    assert exported == 1
+    assert '"action":"after.since"' in out.getvalue()
