@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -45,6 +46,7 @@ from storage.timeutil import iso_utc
 
 WRITERS = (1, 20, 200)
 VERIFY_TARGET_S = 5.0
+TARGET_ROWS = 1_000_000
 HISTORY_TARGET_S = 0.1  # the query; the command's answer adds Slack's round trips
 KEY_TEXT = "benchmark-audit-key-" + "k" * 32
 KEY = storage.AuditKey.from_text(KEY_TEXT)
@@ -175,7 +177,8 @@ async def measure(
             figures[label] = (
                 f"{rows / wall:,.0f} rows/s, {wall:.2f} s (cpu {cpu:.2f} s, load {load:.1f})"
             )
-            verdicts[label] = wall < VERIFY_TARGET_S
+            if rows >= TARGET_ROWS:  # the target is for a million rows, not fewer
+                verdicts[label] = wall < VERIFY_TARGET_S
         env = environments[0]
         for label, run in (
             (f"history query, {env} (p50/p99)", lambda: store.audit.query(
@@ -241,6 +244,7 @@ async def postgres(folder: Path) -> AsyncIterator[str | None]:
         yield await asyncio.to_thread(server.create_database, "audit_scale")
     finally:
         await asyncio.to_thread(server.stop)
+        await asyncio.to_thread(shutil.rmtree, folder, True)  # a million rows: 1.7 GB
 
 
 async def run(args: argparse.Namespace) -> int:

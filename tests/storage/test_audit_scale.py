@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 import sqlite3
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -225,6 +226,7 @@ async def postgres_url() -> AsyncIterator[str]:
         yield server.create_database("audit_plans")
     finally:
         server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @needs_postgres
