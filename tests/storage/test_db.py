@@ -67,7 +67,7 @@ async def test_open_creates_schema_at_head(db_url: str, db_path: Path) -> None:
     db = await Database.open(db_url)
     await db.close()
     assert {"audit_events", "audit_head", "deployments", "approvals", "locks"} <= _tables(db_path)
-    assert _revision(db_path) == schema.head_revision() == "0010"
+    assert _revision(db_path) == schema.head_revision() == "0011"
 
 
 @pytest.mark.sqlite_only
@@ -102,7 +102,7 @@ async def test_opening_twice_is_a_no_op_upgrade(db_url: str, db_path: Path) -> N
     async with Store.open(db_url) as store:
         await store.audit.append("alice", "second")
         assert (await store.audit.verify()).checked == 2
-    assert _revision(db_path) == "0010"
+    assert _revision(db_path) == "0011"
 
 
 async def test_two_databases_opening_a_new_file_at_once_both_succeed(db_url: str) -> None:
@@ -139,7 +139,7 @@ async def test_database_at_older_revision_is_upgraded_in_place(db_url: str, db_p
         lock = await store.locks.get("prod")
         event = await store.audit.append("alice", "after.upgrade", environment="prod")
 
-    assert _revision(db_path) == "0010"
+    assert _revision(db_path) == "0011"
     assert {
         "ix_audit_events_environment_seq",
         "ix_audit_events_deployment_id_seq",
