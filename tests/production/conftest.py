@@ -288,6 +288,8 @@ async def production(
             "SLACK_BOT_TOKEN": slack.bot_token,
             "SLACK_API_URL": f"{slack.url}/api/",
             "DEPLOYBOT_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+            # A killed process's jobs move on this soon (the default is 10 s).
+            "DEPLOYBOT_JOB_LEASE": "2s",
             **(env or {}),
         }
         if mode == "serve":
