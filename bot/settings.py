@@ -96,8 +96,9 @@ class Runtime:
         """DEPLOYBOT_JOB_LEASE (default 10s); a bad value fails here, naming the variable."""
         if self.job_lease is None:
             return DEFAULT_LEASE
+        text = self.job_lease
         try:
-            lease = parse_duration(self.job_lease)
+            lease = parse_duration(float(text) if text.replace(".", "", 1).isdigit() else text)
         except ValueError as error:
             raise _env_error("DEPLOYBOT_JOB_LEASE", str(error)) from None
         if lease < MIN_LEASE:
