@@ -65,11 +65,12 @@ async def take_signals(runner: Runner) -> None:
 
 async def take_over(runner: Runner, expire: Expire) -> None:
     store, now = runner.tools.store, runner.tools.clock()
-    unfinished = [d for d in await store.deployments.unfinished() if not runner.has(d.id)]
+    unfinished = [d for d in await store.deployments.unfinished() if not runner.holds(d.id)]
     leases = await store.leases.of([d.id for d in unfinished])
     for d in unfinished:
         if d.state == "pending_approval":
-            if d.expires_at is not None and d.expires_at <= now:
+            due = d.expires_at is not None and d.expires_at <= now
+            if due and not runner.times(d.id):
                 await expire(d.id)  # a transition: one replica wins, the others find it done
             continue
         lease = leases.get(d.id)

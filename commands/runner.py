@@ -54,11 +54,11 @@ class Runner:
         return deployment_id in self._jobs
 
     async def reachable(self, deployment_id: str) -> bool:
-        """Whether some replica runs the job now: here, or under another's live lease."""
+        """Whether some replica runs the job: here, or under another's lease. An expired lease
+        counts: its job is being taken over, and a signal waits in the database for it."""
         if deployment_id in self._jobs:
             return True
-        lease = await self.tools.store.leases.get(deployment_id)
-        return lease is not None and lease.live(self.tools.clock())
+        return await self.tools.store.leases.get(deployment_id) is not None
 
     async def signal(self, deployment_id: str, action: str, actor: str) -> None:
         """Hand a person's wish (``rollback``, ``pause``, …) to the job, wherever it runs."""
@@ -202,25 +202,30 @@ class Runner:
     async def recover(self, expire: Callable[[str], Awaitable[None]]) -> list[Deployment]:
         """After a (re)start: carry on every unfinished deployment; returns what was found.
 
-        A job another replica still holds a live lease on is left to it; should that replica
-        die, the keeper (``keep``) takes the job over when the lease expires."""
+        Left alone: a job another replica holds a live lease on, and one created or approved
+        on another replica so recently that it is still claiming it. Should that replica
+        die, the keeper (``keep``) takes the job over once the lease is overdue."""
         found = await self.tools.store.deployments.unfinished()
+        leases = await self.tools.store.leases.of([d.id for d in found])
+        now = self.tools.clock()
         for d in found:
             if d.state == "pending_approval":
-                remaining = (
-                    (d.expires_at - self.tools.clock()).total_seconds() if d.expires_at else 0
-                )
+                remaining = (d.expires_at - now).total_seconds() if d.expires_at else 0
                 self.at(d.id, remaining, functools.partial(expire, d.id))
-                continue
-            await resume(self, d)
+            elif d.id in leases or now - d.updated_at >= self.timing.ttl:
+                await resume(self, d)
         return found
 
     def held_leases(self) -> set[str]:
         return set(self._leased)
 
-    def has(self, deployment_id: str) -> bool:
-        """Whether this runner runs, holds or times the deployment."""
-        return any(deployment_id in known for known in (self._jobs, self._timers, self._leased))
+    def holds(self, deployment_id: str) -> bool:
+        """Whether this runner runs the job or holds its lease."""
+        return deployment_id in self._jobs or deployment_id in self._leased
+
+    def times(self, deployment_id: str) -> bool:
+        """Whether this runner has a timer for the deployment (a pending request's expiry)."""
+        return deployment_id in self._timers
 
     def lose(self, deployment_id: str) -> None:
         """Another replica holds the job's lease now: stop it here at once."""

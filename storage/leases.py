@@ -14,13 +14,16 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exc, insert, select, update
+from sqlalchemy import exc, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
 from storage.errors import InvalidValueError
 from storage.lease_models import JobLeaseRow
 from storage.validate import require_text
+
+#: The holder of a lease given up: nobody.
+RELEASED = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +84,8 @@ class Leases:
                 return Claimed(lease, None)
             if current.holder != holder and current.live(now):
                 return None
-            taken_from = None if current.holder == holder else current.holder
-            acquired = current.acquired_at if taken_from is None else now
+            taken_from = None if current.holder in (holder, RELEASED) else current.holder
+            acquired = current.acquired_at if current.holder == holder else now
             lease = Lease(deployment_id, holder, acquired, now + ttl)
             await session.execute(
                 update(JobLeaseRow)
@@ -123,12 +126,16 @@ class Leases:
         return held
 
     async def release(self, deployment_id: str, holder: str) -> bool:
-        """Give the lease up (the job finished or stopped here); only the holder's own."""
+        """Give the lease up (the job finished or stopped here); only the holder's own.
+
+        The row stays, expired and with no holder (``RELEASED``): anyone's next claim succeeds
+        at once and is no takeover, and a restart tells a job stopped here from one just
+        created elsewhere whose replica is still claiming it."""
         async with self._db.write() as session:
             done = await session.execute(
-                delete(JobLeaseRow).where(
-                    JobLeaseRow.deployment_id == deployment_id, JobLeaseRow.holder == holder
-                )
+                update(JobLeaseRow)
+                .where(JobLeaseRow.deployment_id == deployment_id, JobLeaseRow.holder == holder)
+                .values(holder=RELEASED, expires_at=self._db.now())
             )
         return bool(getattr(done, "rowcount", 0))
 

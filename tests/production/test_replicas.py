@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -22,7 +23,8 @@ from tests.postgres_server import needs_postgres
 
 from .conftest import BotProcess, Production, production
 from .fake_slack import FakeSlack, Message
-from .test_serve_restart import ALICE, approved_prod_deploy, in_thread, on_card, outcome
+from .test_serve_canary import canaries, canary, traffic
+from .test_serve_restart import ALICE, BOB, CAROL, in_thread, on_card, outcome
 
 pytestmark = needs_postgres
 LEASE_S = 2.0
@@ -30,17 +32,27 @@ LEASE_S = 2.0
 
 @contextlib.asynccontextmanager
 async def two_replicas(
-    tmp_path: Path, database_url: str
-) -> AsyncIterator[tuple[Production, BotProcess, BotProcess]]:
-    """Replica A (the fixture's bot) and replica B: same config, same database, own ports."""
+    tmp_path: Path,
+    database_url: str,
+    tune: Callable[[dict[str, Any]], None] | None = None,
+) -> AsyncIterator[tuple[Production, BotProcess, BotProcess, asyncio.Task[None]]]:
+    """Replica A (the fixture's bot) and replica B: same config, same database, own ports.
+
+    B starts while the test already talks to A (as a second replica joins a running one);
+    await the task yielded last before sending B anything."""
     env = {"DEPLOYBOT_DATABASE_URL": database_url, "DEPLOYBOT_JOB_LEASE": f"{LEASE_S:g}s"}
-    async with production(tmp_path, env=env) as prod:
+    async with production(tmp_path, tune=tune, env=env) as prod:
         a = prod.bot
         b = BotProcess(a.mode, a.cwd, a.env, a.config_file)
-        await b.start()
+        b_ready = asyncio.create_task(b.start())
         try:
-            yield prod, a, b
+            yield prod, a, b, b_ready
+            await b_ready
         finally:
+            if not b_ready.done():
+                b_ready.cancel()
+            with contextlib.suppress(BaseException):
+                await b_ready
             if b.process is not None and b.process.returncode is None:
                 await b.stop()
 
@@ -61,10 +73,17 @@ async def test_sigkill_of_the_replica_running_a_prod_deploy_the_other_takes_it_o
     where: Callable[[FakeSlack, Message, str], bool],
     seen: str,
 ) -> None:
-    async with two_replicas(tmp_path, database_url) as (prod, a, b):
+    async with two_replicas(tmp_path, database_url) as (prod, a, b, b_ready):
         slack, sandbox = prod.slack, prod.sandbox
         slack.bot_url = a.url  # the command and both approvals reach A, so A runs the job
-        card = await approved_prod_deploy(slack)
+        assert await slack.command(ALICE, "/deploy prod v1.2.0") == 200
+        card = await slack.wait_for(
+            lambda: (c := slack.card("v1.2.0")) and "Approve" in c.buttons() and c
+        )
+        await b_ready  # B joined while a request was pending; it must not take the job
+        await slack.click(BOB, card, "Approve")
+        await slack.wait_for(lambda: "1 of 2" in card.plain())
+        await slack.click(CAROL, card, "Approve")
         await slack.wait_for(lambda: where(slack, card, seen), timeout=60)
         a.kill()
         killed = time.monotonic()
@@ -95,9 +114,10 @@ async def test_sigkill_of_the_replica_running_a_prod_deploy_the_other_takes_it_o
 async def test_a_click_on_the_other_replica_rolls_back_the_job_it_does_not_run(
     tmp_path: Path, database_url: str
 ) -> None:
-    async with two_replicas(tmp_path, database_url) as (prod, a, b):
+    async with two_replicas(tmp_path, database_url) as (prod, a, b, b_ready):
         slack, sandbox = prod.slack, prod.sandbox
         slack.bot_url = a.url
+        await b_ready
         assert await slack.command(ALICE, "/deploy dev v1.2.0") == 200
         card = await slack.wait_for(
             lambda: (c := slack.card("v1.2.0")) and "Roll back" in c.buttons() and c, 60
@@ -113,11 +133,44 @@ async def test_a_click_on_the_other_replica_rolls_back_the_job_it_does_not_run(
         assert code == 0, out
 
 
+async def test_pause_resume_and_abort_clicked_on_the_other_replica_steer_the_canary(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with two_replicas(tmp_path, database_url, tune=canaries) as (prod, a, b, b_ready):
+        slack, sandbox = prod.slack, prod.sandbox
+        slack.bot_url = a.url
+        await b_ready
+        async with traffic(sandbox, "dev"):
+            card = await canary(prod, "dev", "v2.0.0")
+            await slack.wait_for(lambda: in_thread(slack, card, "Stage 1 of 3 started"))
+            slack.bot_url = b.url  # every click reaches B; the canary runs on A
+            assert await slack.click(ALICE, card, "Pause") == 200
+            await slack.wait_for(lambda: "Paused" in card.text)
+            assert await slack.click(ALICE, card, "Resume") == 200
+            await slack.wait_for(lambda: "Running" in card.text)
+            assert await slack.click(ALICE, card, "Abort") == 200
+            await slack.wait_for(lambda: outcome(card), timeout=60)
+        assert outcome(card) == "Rolled back", card.text
+        assert await sandbox.served_versions("dev") == {"v1.1.0"}
+        async with Store.open(database_url) as store:
+            recovered = await store.audit.query(actions=["job.recovered"])
+            asked = await store.audit.query(
+                actions=["canary.pause", "canary.resume", "canary.abort"]
+            )
+        assert recovered == []
+        assert [e.action for e in reversed(asked)] == [
+            "canary.pause",
+            "canary.resume",
+            "canary.abort",
+        ]
+
+
 async def test_fifty_commands_spread_over_both_replicas_start_no_duplicate_job(
     tmp_path: Path, database_url: str
 ) -> None:
-    async with two_replicas(tmp_path, database_url) as (prod, a, b):
+    async with two_replicas(tmp_path, database_url) as (prod, a, b, b_ready):
         slack = prod.slack
+        await b_ready
 
         async def command(replica: BotProcess, http: httpx.AsyncClient) -> int:
             form = slack.command_form(ALICE, "/deploy", "dev v1.2.0", "#deploys")

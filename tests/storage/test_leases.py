@@ -43,13 +43,16 @@ async def test_renewal_keeps_a_lease_live_past_its_first_expiry(
         assert await store.leases.claim("d1", "replica-b", TTL) is None
 
 
-async def test_release_frees_only_the_holders_own_lease(store: Store) -> None:
+async def test_release_frees_only_the_holders_own_lease(store: Store, clock: FakeClock) -> None:
     await store.leases.claim("d1", "replica-a", TTL)
     assert not await store.leases.release("d1", "replica-b")
-    assert await store.leases.get("d1") is not None
+    held = await store.leases.get("d1")
+    assert held is not None and held.live(clock.now)
     assert await store.leases.release("d1", "replica-a")
-    assert await store.leases.get("d1") is None
-    assert await store.leases.claim("d1", "replica-b", TTL) is not None
+    released = await store.leases.get("d1")  # kept, expired: the job was someone's
+    assert released is not None and not released.live(clock.now)
+    taken = await store.leases.claim("d1", "replica-b", TTL)
+    assert taken is not None and taken.taken_from is None  # given up, not taken over
 
 
 async def test_racing_claims_from_two_handles_leave_exactly_one_holder(db_url: str) -> None:
