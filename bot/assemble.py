@@ -179,7 +179,7 @@ async def build(
         reporter = SlackReporter(publisher, store, settings.config, clock)
         stack.push_async_callback(reporter.close)
         tools = JobTools(settings.config, store, platform, http, reporter, clock)
-        runner = Runner(tools)
+        runner = Runner(tools, lease=settings.runtime.job_lease_time())
         stack.push_async_callback(runner.shutdown, tuning.shutdown_grace_s)
         metrics.track_jobs(runner.in_flight)
         services = Services(
@@ -199,6 +199,9 @@ async def build(
         if tuning.recover:
             await runner.recover(services.deploys.expire)
             await reporter.redraw_stale_cards(clock() - STALE_CARDS_WITHIN)
+        # Renew this process's job leases and take other replicas' clicks for its jobs; with
+        # recovery on, also carry on the jobs of a replica that died.
+        runner.keep(services.deploys.expire, take_over=tuning.recover)
         # Closed first: answers in flight still need the store, Slack and the jobs.
         stack.push_async_callback(services.tasks.close)
         incidents = build_incidents(

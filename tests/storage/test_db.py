@@ -71,6 +71,7 @@ async def test_open_creates_schema_at_head(db_url: str, db_path: Path) -> None:
     assert _revision(db_path) == schema.head_revision() == "0013"
 
 
+@pytest.mark.sqlite_only
 async def test_sqlite_connections_are_durable_wal_with_foreign_keys(db_url: str) -> None:
     async with Database.open(db_url, busy_timeout=12.5) as db, db.read() as session:
         pragmas = {
