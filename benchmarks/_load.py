@@ -90,6 +90,7 @@ class LoadClient:
     def __init__(self, bot: str, slack: str, admin: str, azure: dict[str, str]) -> None:
         self.bot, self.slack, self.admin, self.azure = bot, slack, admin, azure
         self._ids = itertools.count(1)
+        self._run = f"{time.time():.0f}"  # keys unique to this run, should the API outlive it
         self._responses_seen = 0
         self.arrived: dict[str, float] = {}
         self._http: aiohttp.ClientSession
@@ -185,7 +186,7 @@ class LoadClient:
         return chunk
 
     def keys(self, label: str, n: int) -> list[str]:
-        return [f"{label.replace(' ', '-')}-{next(self._ids)}" for _ in range(n)]
+        return [f"{label.replace(' ', '-')}-{self._run}-{next(self._ids)}" for _ in range(n)]
 
     # -- deployments and clicks -------------------------------------------------------------
     async def deploy(self, env: str, version: str) -> str:
@@ -344,7 +345,8 @@ async def py_spy(pid: int, out: Path) -> AsyncIterator[None]:
     """py-spy samples ``pid`` (collapsed stacks into ``out``) for the block."""
     exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     spy = await asyncio.create_subprocess_exec(
-        exe, "record", "--pid", str(pid), "--format", "raw", "--output", str(out), "--rate", "200",
+        exe, "record", "--pid", str(pid), "--format", "raw", "--output", str(out),
+        "--rate", "200", "--gil",  # --gil: samples of the thread holding the GIL only
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     await asyncio.sleep(1)
@@ -369,11 +371,8 @@ def collapsed_top(path: Path, n: int = 15) -> str:
         for frame in {_short(f) for f in frames}:
             total[frame] += weight
     lines = [f"  own  {100 * c / samples:5.1f}%  {f}" for f, c in own.most_common(n)]
-    interesting = [
-        (f, c)
-        for f, c in total.most_common(200)
-        if "/bot/" in f or "/commands/" in f or "/storage/" in f
-    ]
+    ours = ("(bot/", "(commands/", "(storage/")
+    interesting = [(f, c) for f, c in total.most_common(400) if any(o in f for o in ours)]
     lines += [f"  incl {100 * c / samples:5.1f}%  {f}" for f, c in interesting[:n]]
     return "\n".join(lines)
 

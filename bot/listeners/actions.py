@@ -60,7 +60,7 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
             log.exception("button failed (reference %s)", reference)
             answer = answers.error_reference(reference)
         if answer is not None:
-            await reply(body, respond, client, answer)
+            await reply(body, respond, client, answer, services.responses)
 
     def card_button(handler: CardClick) -> Callable[..., Awaitable[None]]:
         """A listener for a button on a deployment's card: ack, find it, act, answer."""
