@@ -113,7 +113,8 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
                 found = await dora_stats(services.store, config, request, now)
                 return stats_answer(found, request)
             case Status():
-                return answers.status(await desk.status(request.environment), now)
+                board = await desk.status(request.environment)
+                return answers.status(board, services.clock())  # the reads may be newer than now
             case History():
                 return answers.history(await desk.history(request.environment, request.limit))
             case Lock():

@@ -97,7 +97,7 @@ def status(items: list[EnvironmentStatus], now: datetime) -> Message:
     lines = []
     for item in items:
         live = code(item.live_version) if item.live_version else "unknown"
-        read = f"  ·  read {_ago(now, item.live_read_at)}" if item.live_read_at else ""
+        read = f"  ·  read {ago(item.live_read_at, now)}" if item.live_read_at else ""
         parts = [f"*{escape(item.name)}*  live {live}  ·  {item.topology}, {item.strategy}{read}"]
         if item.targets:
             parts.append(
@@ -125,14 +125,6 @@ def status(items: list[EnvironmentStatus], now: datetime) -> Message:
         lines.append(text)
         blocks.append(section(text))
     return message("\n\n".join(lines), blocks)
-
-
-def _ago(now: datetime, at: datetime) -> str:
-    """How old a read is, as the answer shows it: "just now", "12s ago", "3 min ago"."""
-    seconds = max(0, int((now - at).total_seconds()))
-    if seconds < 1:
-        return "just now"
-    return f"{seconds}s ago" if seconds < 120 else f"{seconds // 60} min ago"
 
 
 OUTCOME_ICON = {"succeeded": ":white_check_mark:", "rolled_back": ":leftwards_arrow_with_hook:"}
