@@ -5,24 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import hashlib
 import hmac
 import itertools
 import json
-import os
-import shutil
-import signal
-import sys
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+from _arm import app_of, is_switch
 from _processes import SIGNING_SECRET, Proc, cpu_seconds
 
 TEAM, CHANNEL = "T0BENCH", "C0DEPLOYS"
@@ -290,98 +284,3 @@ class LoadClient:
         found = [card_state(await self.card(ts)) for ts in cards.values()]
         counts = collections.Counter(found)
         return " ".join(f"{state}×{n}" for state, n in sorted(counts.items(), key=str))
-
-    async def raw_patch(self, rounds: int = 20) -> list[float]:
-        """One SDK PATCH of prod's live endpoint with its current values (after 3 warm-ups)."""
-        from azure.identity.aio import ClientSecretCredential
-        from azure.mgmt.trafficmanager.aio import TrafficManagerManagementClient
-        from azure.mgmt.trafficmanager.models import Endpoint, EndpointProperties
-
-        v = self.azure
-        os.environ["SSL_CERT_FILE"] = v["SSL_CERT_FILE"]
-        ca = v["SSL_CERT_FILE"]
-        async with (
-            ClientSecretCredential(
-                v["AZURE_TENANT_ID"], v["AZURE_CLIENT_ID"], v["AZURE_CLIENT_SECRET"],
-                authority=v["AZURE_AUTHORITY_HOST"], connection_verify=ca,
-            ) as cred,
-            TrafficManagerManagementClient(
-                cred, v["AZURE_SUBSCRIPTION_ID"], base_url=v["AZURE_RESOURCE_MANAGER_URL"],
-                connection_verify=ca,
-            ) as tm,
-        ):  # fmt: skip
-            profile = await tm.profiles.get(*PROFILE)
-            live = next(e for e in profile.endpoints or () if e.endpoint_status == "Enabled")
-            patch = Endpoint(
-                properties=EndpointProperties(weight=live.weight, endpoint_status="Enabled")
-            )
-            times = []
-            for n in range(rounds + 3):
-                began = time.perf_counter()
-                await tm.endpoints.update(*PROFILE, "AzureEndpoints", str(live.name), patch)
-                if n >= 3:
-                    times.append(time.perf_counter() - began)
-        return times
-
-
-APPS = {"dev": "virtualqueue-dev", "staging": "virtualqueue-staging"}
-
-
-def app_of(env: str) -> str | None:
-    """The slotted Web App an environment swaps, or None for prod (Traffic Manager)."""
-    return None if env == "prod" else APPS.get(env, f"virtualqueue-{env}")
-
-
-def is_switch(record: dict[str, Any], app: str | None) -> bool:
-    path = str(record["path"]).lower()
-    if app is None:
-        return record["method"] == "PATCH" and "/trafficmanagerprofiles/" in path
-    return path.endswith("/slotsswap") and f"/sites/{app}/" in path
-
-
-# -- profiling ------------------------------------------------------------------------------------
-@contextlib.asynccontextmanager
-async def py_spy(pid: int, out: Path) -> AsyncIterator[None]:
-    """py-spy samples ``pid`` (collapsed stacks into ``out``) for the block."""
-    exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    spy = await asyncio.create_subprocess_exec(
-        exe, "record", "--pid", str(pid), "--format", "raw", "--output", str(out),
-        "--rate", "200", "--gil",  # --gil: samples of the thread holding the GIL only
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    await asyncio.sleep(1)
-    try:
-        yield
-    finally:
-        spy.send_signal(signal.SIGINT)
-        await spy.wait()
-
-
-def collapsed_top(path: Path, n: int = 15) -> str:
-    """The frames with the most samples of their own, and the most samples below them."""
-    own: collections.Counter[str] = collections.Counter()
-    total: collections.Counter[str] = collections.Counter()
-    samples = 0
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        frames = stack.split(";")
-        weight = int(count)
-        samples += weight
-        own[_short(frames[-1])] += weight
-        for frame in {_short(f) for f in frames}:
-            total[frame] += weight
-    lines = [f"  own  {100 * c / samples:5.1f}%  {f}" for f, c in own.most_common(n)]
-    ours = ("(bot/", "(commands/", "(storage/")
-    interesting = [(f, c) for f, c in total.most_common(400) if any(o in f for o in ours)]
-    lines += [f"  incl {100 * c / samples:5.1f}%  {f}" for f, c in interesting[:n]]
-    return "\n".join(lines)
-
-
-def _short(frame: str) -> str:
-    name, _, where = frame.partition(" (")
-    where = where.rstrip(")")
-    for marker in ("site-packages/", "/wt-perf/", "python3.12/", "python3.13/"):
-        if marker in where:
-            where = where.split(marker, 1)[1]
-            break
-    return f"{name} ({where.rsplit(':', 1)[0]})"

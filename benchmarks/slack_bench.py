@@ -41,9 +41,11 @@ from typing import Any
 
 import aiohttp
 import yaml
+from _arm import raw_patch
 from _common import Row, ms, percentile, render
-from _load import Chunk, LoadClient, collapsed_top, py_spy
+from _load import Chunk, LoadClient
 from _processes import Proc, bot_env, rss_mib, sandbox, slack_api, start_bare, start_serve
+from _profile import collapsed_top, py_spy
 
 # Long enough that every deployment still watches when the load ends; the benchmark rolls
 # them back from their cards then, so nobody waits the window out.
@@ -221,7 +223,7 @@ async def main(args: Args) -> int:
                         f"bare {rss_mib(bare.proc.pid, 'VmHWM'):.0f} MiB")
                 )  # fmt: skip
                 sequential, wakes = await click_phase(client, args.clicks, notes)
-                raw = await client.raw_patch()
+                raw = await raw_patch(sb.env)
                 rows += click_rows(sequential, together, raw, wakes)
     print(render(rows))
     print("\n".join(f"- {note}" for note in notes))
