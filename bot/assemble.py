@@ -26,6 +26,7 @@ from bot.checkpoints import CheckpointPublisher
 from bot.directory import Directory
 from bot.incidents.wiring import build_incidents
 from bot.listeners import incidents as incident_listeners
+from bot.listeners.reply import ResponseUrls
 from bot.metrics import Metrics, fan_out
 from bot.readiness import Readiness
 from bot.reporter import SlackReporter
@@ -182,6 +183,8 @@ async def build(
         runner = Runner(tools, lease=settings.runtime.job_lease_time())
         stack.push_async_callback(runner.shutdown, tuning.shutdown_grace_s)
         metrics.track_jobs(runner.in_flight)
+        responses = ResponseUrls()
+        stack.push_async_callback(responses.close)
         services = Services(
             store=store,
             slack=client,
@@ -190,9 +193,11 @@ async def build(
             clock=clock,
             deploys=Deploys(tools, runner),
             runner=runner,
+            responses=responses,
             metrics=metrics,
             readiness=readiness,
         )
+        stack.push_async_callback(services.desk.close)
         probes = StartupProbes()
         probes.start(readiness, client, platform, settings.config)
         stack.push_async_callback(probes.close)
