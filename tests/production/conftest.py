@@ -78,17 +78,22 @@ class SandboxProcess:
                 seen.add(str(answer.json()["version"]))
         return seen
 
+    def credential(self) -> ClientSecretCredential:
+        """The sandbox's service principal, as an official SDK client signs in with it."""
+        v = self.variables
+        return ClientSecretCredential(
+            v["AZURE_TENANT_ID"],
+            v["AZURE_CLIENT_ID"],
+            v["AZURE_CLIENT_SECRET"],
+            authority=v["AZURE_AUTHORITY_HOST"],
+            connection_verify=v["SSL_CERT_FILE"],
+        )
+
     async def traffic_manager(self) -> dict[str, tuple[str, int]]:
         """Ground truth through the official SDK: each endpoint's status and weight."""
         v = self.variables
         async with (
-            ClientSecretCredential(
-                v["AZURE_TENANT_ID"],
-                v["AZURE_CLIENT_ID"],
-                v["AZURE_CLIENT_SECRET"],
-                authority=v["AZURE_AUTHORITY_HOST"],
-                connection_verify=v["SSL_CERT_FILE"],
-            ) as credential,
+            self.credential() as credential,
             TrafficManagerManagementClient(
                 credential,
                 v["AZURE_SUBSCRIPTION_ID"],
