@@ -23,6 +23,9 @@ def create_app(
     signing_secret = settings.runtime.slack_signing_secret
     with _no_unused_token_warning():
         app = AsyncApp(
+            # Named, or Bolt names the app after its caller's file through inspect.stack(),
+            # which reads the source of every frame on the stack: ~100 ms of every start-up.
+            name="deploybot",
             client=services.slack,
             signing_secret=signing_secret.reveal() if signing_secret else None,
             request_verification_enabled=signing_secret is not None,

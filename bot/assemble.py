@@ -26,6 +26,7 @@ from bot.checkpoints import CheckpointPublisher
 from bot.directory import Directory
 from bot.incidents.wiring import build_incidents
 from bot.listeners import incidents as incident_listeners
+from bot.listeners.reply import ResponseUrls
 from bot.metrics import Metrics, fan_out
 from bot.readiness import Readiness
 from bot.reporter import SlackReporter
@@ -179,9 +180,11 @@ async def build(
         reporter = SlackReporter(publisher, store, settings.config, clock)
         stack.push_async_callback(reporter.close)
         tools = JobTools(settings.config, store, platform, http, reporter, clock)
-        runner = Runner(tools)
+        runner = Runner(tools, lease=settings.runtime.job_lease_time())
         stack.push_async_callback(runner.shutdown, tuning.shutdown_grace_s)
         metrics.track_jobs(runner.in_flight)
+        responses = ResponseUrls()
+        stack.push_async_callback(responses.close)
         services = Services(
             store=store,
             slack=client,
@@ -190,15 +193,20 @@ async def build(
             clock=clock,
             deploys=Deploys(tools, runner),
             runner=runner,
+            responses=responses,
             metrics=metrics,
             readiness=readiness,
         )
+        stack.push_async_callback(services.desk.close)
         probes = StartupProbes()
         probes.start(readiness, client, platform, settings.config)
         stack.push_async_callback(probes.close)
         if tuning.recover:
             await runner.recover(services.deploys.expire)
             await reporter.redraw_stale_cards(clock() - STALE_CARDS_WITHIN)
+        # Renew this process's job leases and take other replicas' clicks for its jobs; with
+        # recovery on, also carry on the jobs of a replica that died.
+        runner.keep(services.deploys.expire, take_over=tuning.recover)
         # Closed first: answers in flight still need the store, Slack and the jobs.
         stack.push_async_callback(services.tasks.close)
         incidents = build_incidents(

@@ -10,6 +10,7 @@ from datetime import datetime
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.directory import Directory
+from bot.listeners.reply import ResponseUrls
 from bot.metrics import Metrics
 from bot.readiness import Readiness
 from bot.tasks import TaskSet
@@ -32,6 +33,7 @@ class Services:
     clock: Callable[[], datetime]
     deploys: Deploys
     runner: Runner
+    responses: ResponseUrls
     metrics: Metrics = field(default_factory=Metrics)
     readiness: Readiness = field(default_factory=Readiness)
     tasks: TaskSet = field(default_factory=TaskSet)

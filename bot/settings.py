@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from commands.config import Config, ConfigError, Problem, config_from_file, config_from_text
+from commands.config.durations import parse_duration
 from commands.config.load import reference_text
+from commands.job_leases import DEFAULT_LEASE, MIN_LEASE
 from storage import AuditKey, InvalidValueError, Keyring
 
 DEFAULT_CONFIG = Path("deploybot.yml")
@@ -57,6 +60,8 @@ class Runtime:
     audit_key_previous: Secret | None = None
     # Grafana's webhook hmacConfig secret: set, /alerts/grafana also needs a valid signature.
     grafana_hmac_secret: Secret | None = None
+    # How long a job's lease lasts unrenewed: a dead replica's jobs move on after this.
+    job_lease: str | None = None
 
     @classmethod
     def from_environ(cls, env: Mapping[str, str]) -> Runtime:
@@ -84,7 +89,23 @@ class Runtime:
             audit_key=secret("DEPLOYBOT_AUDIT_KEY"),
             audit_key_previous=secret("DEPLOYBOT_AUDIT_KEY_PREVIOUS"),
             grafana_hmac_secret=secret("DEPLOYBOT_GRAFANA_HMAC_SECRET"),
+            job_lease=plain("DEPLOYBOT_JOB_LEASE"),
         )
+
+    def job_lease_time(self) -> timedelta:
+        """DEPLOYBOT_JOB_LEASE (default 10s); a bad value fails here, naming the variable."""
+        if self.job_lease is None:
+            return DEFAULT_LEASE
+        text = self.job_lease
+        try:
+            lease = parse_duration(float(text) if text.replace(".", "", 1).isdigit() else text)
+        except ValueError as error:
+            raise _env_error("DEPLOYBOT_JOB_LEASE", str(error)) from None
+        if lease < MIN_LEASE:
+            raise _env_error(
+                "DEPLOYBOT_JOB_LEASE", f"must be at least {MIN_LEASE.total_seconds():g}s"
+            )
+        return lease
 
     def audit_keyring(self) -> Keyring | None:
         """The audit log's keys, or None without DEPLOYBOT_AUDIT_KEY; a bad key fails here."""

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from commands import policy
-from commands.config.model import Config, Environment
-from commands.platform.base import EnvironmentState, Platform
-from commands.platform.errors import PlatformError
+from commands.config.model import Config
+from commands.platform.base import Platform
 from commands.results import (
     AlreadyLocked,
     EnvironmentStatus,
@@ -23,11 +22,11 @@ from commands.results import (
     TargetLine,
     Unlocked,
 )
+from commands.status_board import StatusBoard
 from storage import Lock, LockHeld, Store
 
 Clock = Callable[[], datetime]
 FINISHED = "deployment.finished"
-LIVE_STATE_TTL = timedelta(seconds=5)
 
 
 class Desk:
@@ -36,8 +35,12 @@ class Desk:
         self.store = store
         self.clock = clock
         self.platform = platform
-        # /deploy status under load must not turn into a storm of Azure reads.
-        self._live_cache: dict[str, tuple[datetime, EnvironmentState]] = {}
+        # /deploy status under load must not turn into a storm of database and Azure reads.
+        self.board = StatusBoard(config, store, platform, clock)
+        store.audit.subscribe(self.board.observe)
+
+    async def close(self) -> None:
+        await self.board.close()
 
     async def record(
         self,
@@ -53,15 +56,18 @@ class Desk:
         )
 
     async def status(self, name: str | None) -> list[EnvironmentStatus]:
+        """From the status board: no database or Azure read unless what it holds is out of
+        date (see ``commands.status_board``)."""
         envs = [self.config.environments[name]] if name else list(self.config.environments.values())
-        locks = {lock.environment: lock for lock in await self.store.locks.all()}
-        unfinished = {d.environment: d for d in await self.store.deployments.unfinished()}
+        records, live = await asyncio.gather(
+            self.board.records(), asyncio.gather(*(self.board.live(env) for env in envs))
+        )
         now = self.clock()
-        live = await asyncio.gather(*(self._live(env) for env in envs))
         out = []
-        for env, (state, error) in zip(envs, live, strict=True):
-            lock = locks.get(env.name)
-            job = unfinished.get(env.name)
+        for env, read in zip(envs, live, strict=True):
+            state, error = read.state, read.error
+            lock = records.locks.get(env.name)
+            job = records.unfinished.get(env.name)
             freeze = policy.active_freeze(self.config, env.name, now)
             out.append(
                 EnvironmentStatus(
@@ -69,9 +75,7 @@ class Desk:
                     aliases=env.aliases,
                     topology=env.topology,
                     strategy=env.strategy,
-                    live_version=state.live_version
-                    if state
-                    else await self._last_live_version(env),
+                    live_version=state.live_version if state else records.last_live[env.name],
                     targets=tuple(
                         TargetLine(t.name, t.version, t.traffic_percent, t.monitor_status)
                         for t in (state.targets if state else ())
@@ -81,29 +85,10 @@ class Desk:
                     job=f"{job.kind} {job.version} ({job.state})" if job else None,
                     approvals_required=env.approvals.required,
                     freeze=freeze.name if freeze else None,
+                    live_read_at=read.read_at if state else None,
                 )
             )
         return out
-
-    async def _live(self, env: Environment) -> tuple[EnvironmentState | None, str | None]:
-        now = self.clock()
-        cached = self._live_cache.get(env.name)
-        if cached and now - cached[0] < LIVE_STATE_TTL:
-            return cached[1], None
-        try:
-            state = await self.platform.read_state(env)
-        except PlatformError as error:
-            return None, str(error)
-        self._live_cache[env.name] = (now, state)
-        return state, None
-
-    async def _last_live_version(self, env: Environment) -> str | None:
-        events = await self.store.audit.query(environment=env.name, actions=[FINISHED], limit=20)
-        for event in events:
-            if event.details.get("outcome") in ("succeeded", "rolled_back"):
-                live = event.details.get("live_version")
-                return str(live) if live else None
-        return None
 
     async def history(self, name: str | None, limit: int) -> History:
         events = await self.store.audit.query(environment=name, actions=[FINISHED], limit=limit)

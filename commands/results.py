@@ -67,6 +67,7 @@ class EnvironmentStatus:
     live_error: str | None = None
     approvals_required: int = 0
     freeze: str | None = None
+    live_read_at: datetime | None = None  # when the live state shown was read from Azure
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from commands.config.model import Environment
 from commands.creating import Creation
 from commands.deploy_audit import audit
 from commands.deploy_results import Answer, Busy, ConfirmRollback, Started, started
+from commands.job_leases import ROLLBACK
 from commands.jobs.base import JobTools
-from commands.jobs.watch import rollback_signal
 from commands.platform.errors import PlatformError
 from commands.requests import Rollback
 from commands.results import Refused
@@ -97,13 +97,12 @@ class Rollbacks:
         )
 
     async def _signal_watching(self, actor: str, deployment_id: str) -> bool:
-        """Tell a deployment being watched in this process to roll back now."""
+        """Tell a deployment being watched (by this replica or another) to roll back now."""
         d = await self.tools.store.deployments.get(deployment_id)
-        if d is None or d.state != "watching" or not self.runner.running(d.id):
+        if d is None or d.state != "watching" or not await self.runner.reachable(d.id):
             return False
         await audit(
             self.tools, actor, "rollback.requested", d.environment, d.id, version=d.from_version
         )
-        self.tools.rollback_requested_by[d.id] = actor
-        rollback_signal(self.tools, d.id).set()
+        await self.runner.signal(d.id, ROLLBACK, actor)
         return True

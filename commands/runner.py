@@ -3,6 +3,9 @@
 Every step is persisted before and after it runs, so after a crash the runner reads the
 unfinished deployments, compares them with what Azure shows, and carries each one on: the
 steps are idempotent and the switch looks at where traffic is before it moves anything.
+
+Each job runs under a lease (see ``commands.job_leases``): on several replicas exactly one
+runs it, and when that one dies another takes the job over by the same recovery.
 """
 
 from __future__ import annotations
@@ -13,33 +16,59 @@ import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
+from commands.job_leases import DEFAULT_LEASE, LeaseTiming, deliver, replica_name
 from commands.jobs.base import BOT, JobTools, current_deployment, finish
 from commands.jobs.bluegreen import BlueGreenJob
 from commands.jobs.canary import CanaryJob
-from commands.jobs.context import JobContext
 from commands.jobs.notes import TextNote
 from commands.jobs.stopping import ShuttingDown, interruptible_sleep
+from commands.lease_keeper import keep_leases
 from commands.platform.errors import PlatformError
 from commands.queueing import Line
-from storage import Deployment
+from commands.recovery import resume
+from storage import Claimed, Deployment
 
 log = logging.getLogger(__name__)
 RUNNABLE = ("queued", "running", "paused", "watching", "rolling_back")
 
 
 class Runner:
-    def __init__(self, tools: JobTools) -> None:
+    def __init__(
+        self, tools: JobTools, *, lease: timedelta = DEFAULT_LEASE, replica: str | None = None
+    ) -> None:
         self.tools = tools
+        self.timing = LeaseTiming(lease)
+        #: This process's name in the job leases it holds.
+        self.replica = replica or replica_name()
         self._jobs: dict[str, asyncio.Task[None]] = {}
         self._timers: dict[str, asyncio.Task[None]] = {}
+        # Jobs whose lease this runner holds (claimed; renewed by the keeper until released).
+        self._leased: set[str] = set()
+        self._keeper: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
         # Requests waiting for their environment: the next one starts when a job ends here.
         self.line = Line(tools, self.start)
         tools.sleep = functools.partial(interruptible_sleep, tools.sleep, tools.stopping)
 
     def running(self, deployment_id: str) -> bool:
+        """Whether the job runs in this process (another replica may run it: ``reachable``)."""
         return deployment_id in self._jobs
+
+    async def reachable(self, deployment_id: str) -> bool:
+        """Whether some replica runs the job: here, or under another's lease. An expired lease
+        counts: its job is being taken over, and a signal waits in the database for it."""
+        if deployment_id in self._jobs:
+            return True
+        return await self.tools.store.leases.get(deployment_id) is not None
+
+    async def signal(self, deployment_id: str, action: str, actor: str) -> None:
+        """Hand a person's wish (``rollback``, ``pause``, …) to the job, wherever it runs."""
+        if deployment_id in self._jobs:
+            deliver(self.tools, deployment_id, action, actor)
+        else:
+            await self.tools.store.signals.send(deployment_id, action, actor)
 
     def in_flight(self) -> int:
         """How many jobs run in this process now (timers for pending approvals excluded)."""
@@ -76,6 +105,8 @@ class Runner:
     async def _run(self, deployment: Deployment, resumed: bool) -> None:
         current_deployment.set((deployment.environment, deployment.id))
         try:
+            if not await self._claim(deployment.id):
+                return
             job = CanaryJob if deployment.kind == "canary" else BlueGreenJob
             await job(self.tools, deployment, resumed=resumed).run()
         except asyncio.CancelledError:
@@ -86,6 +117,7 @@ class Runner:
             await self._crashed(deployment, error)
         finally:
             self._jobs.pop(deployment.id, None)
+            await self._release(deployment.id)
             self._changed.set()
         await self.next_in_line(deployment.environment)
 
@@ -95,6 +127,28 @@ class Runner:
             await self.line.advance(environment)
         except Exception:
             log.exception("could not start the next request for %s", environment)
+
+    async def _claim(self, deployment_id: str) -> bool:
+        if deployment_id not in self._leased and await self.claim(deployment_id) is None:
+            log.info("job %s runs on another replica; not starting it here", deployment_id)
+            return False
+        return True
+
+    async def claim(self, deployment_id: str) -> Claimed | None:
+        """Take the job's lease for this runner (None: another replica holds it)."""
+        claimed = await self.tools.store.leases.claim(deployment_id, self.replica, self.timing.ttl)
+        if claimed is not None:
+            self._leased.add(deployment_id)
+        return claimed
+
+    async def _release(self, deployment_id: str) -> None:
+        """Give the lease up so another replica (or the next start) can carry on at once."""
+        if deployment_id in self._leased:
+            self._leased.discard(deployment_id)
+            try:
+                await self.tools.store.leases.release(deployment_id, self.replica)
+            except Exception:  # it expires by itself
+                log.warning("could not release the lease of %s", deployment_id, exc_info=True)
 
     async def _suspended(self, deployment: Deployment, step: str) -> None:
         """Stopped at a safe point on SIGTERM: say so; the next start carries on from here."""
@@ -157,12 +211,22 @@ class Runner:
             log.exception("could not report the crash of %s", deployment.id)
 
     async def recover(self, expire: Callable[[str], Awaitable[None]]) -> list[Deployment]:
-        """After a (re)start: carry on every unfinished deployment; returns what was found."""
+        """After a (re)start: carry on every unfinished deployment; returns what was found.
+
+        Left alone: a job another replica holds a live lease on, and one created or approved
+        on another replica so recently that it is still claiming it. Should that replica
+        die, the keeper (``keep``) takes the job over once the lease is overdue."""
         found = await self.tools.store.deployments.unfinished()
+        leases = await self.tools.store.leases.of([d.id for d in found])
+        now = self.tools.clock()
         lines: set[str] = set()
         for d in found:
-            env = self.tools.config.environments.get(d.environment)
-            if env is None:
+            if d.state == "pending_approval":
+                remaining = (d.expires_at - now).total_seconds() if d.expires_at else 0
+                self.at(d.id, remaining, functools.partial(expire, d.id))
+            elif d.state == "queued" and d.environment in self.tools.config.environments:
+                lines.add(d.environment)  # approved, not started: it waits for its lock
+            elif d.state == "queued":
                 await finish(
                     self.tools,
                     d,
@@ -170,47 +234,36 @@ class Runner:
                     live_version=None,
                     error=f"environment {d.environment} is no longer configured",
                 )
-                continue
-            if d.state == "pending_approval":
-                remaining = (
-                    (d.expires_at - self.tools.clock()).total_seconds() if d.expires_at else 0
-                )
-                self.at(d.id, remaining, functools.partial(expire, d.id))
-                continue
-            if d.state == "queued":
-                lines.add(d.environment)  # approved, not started: it waits for its lock
-                continue
-            state = None
-            try:
-                state = await self.tools.platform.read_state(env)
-            except PlatformError as error:
-                log.warning("recovering %s: cannot read Azure yet: %s", d.id, error)
-            found_text = (
-                f"{state.live} serves {state.live_version}" if state else "Azure could not be read"
-            )
-            pending = JobContext.of(d).swap
-            if pending is not None and pending.step == d.current_step:
-                found_text += (
-                    f"; the swap asked for at {pending.requested_at:%H:%M:%S} UTC may still be "
-                    "running in Azure, so the job waits for it before deciding"
-                )
-            await self.tools.store.audit.append(
-                BOT,
-                "job.recovered",
-                environment=d.environment,
-                deployment_id=d.id,
-                details={"state": d.state, "step": d.current_step, "found": found_text},
-            )
-            await self.tools.reporter.note(
-                d.id,
-                TextNote(
-                    f"Resumed after a restart at {d.current_step or d.state}: found {found_text}."
-                ),
-            )
-            self.start(d, resumed=True)
+            elif d.id in leases or now - d.updated_at >= self.timing.ttl:
+                await resume(self, d)
         for environment in sorted(lines):
             await self.next_in_line(environment)
         return found
+
+    def held_leases(self) -> set[str]:
+        return set(self._leased)
+
+    def holds(self, deployment_id: str) -> bool:
+        """Whether this runner runs the job or holds its lease."""
+        return deployment_id in self._jobs or deployment_id in self._leased
+
+    def times(self, deployment_id: str) -> bool:
+        """Whether this runner has a timer for the deployment (a pending request's expiry)."""
+        return deployment_id in self._timers
+
+    def lose(self, deployment_id: str) -> None:
+        """Another replica holds the job's lease now: stop it here at once."""
+        self._leased.discard(deployment_id)
+        if (task := self._jobs.get(deployment_id)) is not None:
+            task.cancel()
+
+    def keep(self, expire: Callable[[str], Awaitable[None]], *, take_over: bool = True) -> None:
+        """Keep this runner's leases, take signals for its jobs from other replicas and, with
+        ``take_over``, carry on jobs whose replica died (and expire their requests)."""
+        if self._keeper is None:
+            self._keeper = asyncio.create_task(
+                keep_leases(self, expire if take_over else None), name="job-leases"
+            )
 
     async def idle(self) -> None:
         """Wait until no job runs (timers for pending approvals do not count)."""
@@ -229,7 +282,8 @@ class Runner:
 
     async def stop(self) -> None:
         """Stop at once, as a crash would: nothing is rolled back, the next start resumes."""
-        tasks = [*self._jobs.values(), *self._timers.values()]
+        keeper, self._keeper = self._keeper, None
+        tasks = [*self._jobs.values(), *self._timers.values(), *([keeper] if keeper else [])]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

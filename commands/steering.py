@@ -10,7 +10,7 @@ from commands import policy
 from commands.deploy_audit import audit
 from commands.deploy_results import Answer
 from commands.jobs.base import JobTools
-from commands.jobs.canary_control import Action, ask
+from commands.jobs.canary_control import Action
 from commands.results import Refused
 from commands.runner import Runner
 
@@ -45,9 +45,9 @@ class Steering:
                 tools, actor, f"canary.{action}.refused", env.name, d.id, reason=decision.reason
             )
             return Refused(decision.reason, decision.ask)
-        if d.state not in ("running", "paused") or not self.runner.running(d.id):
+        if d.state not in ("running", "paused") or not await self.runner.reachable(d.id):
             await audit(tools, actor, f"canary.{action}.refused", env.name, d.id, reason=d.state)
             return Refused(f"the canary is {d.state.replace('_', ' ')}, not running")
         await audit(tools, actor, f"canary.{action}", env.name, d.id)
-        ask(tools, d.id, action, actor)
+        await self.runner.signal(d.id, action, actor)  # the job may run on another replica
         return Answer(DONE[action])

@@ -31,6 +31,8 @@ from storage.errors import (
     StorageError,
 )
 from storage.incidents import Incident, IncidentAlert, Incidents, Received
+from storage.job_signals import JobSignal, JobSignals
+from storage.leases import Claimed, Lease, Leases
 from storage.locks import Lock, LockHeld, LockKind, Locks
 from storage.store import Store
 
@@ -45,6 +47,7 @@ __all__ = [
     "AuditKey",
     "AuditLog",
     "Checkpoint",
+    "Claimed",
     "Database",
     "DatabaseOpenError",
     "Decision",
@@ -56,7 +59,11 @@ __all__ = [
     "IncidentAlert",
     "Incidents",
     "InvalidValueError",
+    "JobSignal",
+    "JobSignals",
     "Keyring",
+    "Lease",
+    "Leases",
     "Lock",
     "LockHeld",
     "LockKind",

@@ -84,11 +84,16 @@ class AuditEventRow(Base):
     # The keyed layer (``audit_key``); NULL on rows written without DEPLOYBOT_AUDIT_KEY.
     key_id: Mapped[str | None] = mapped_column(String(16))
     mac: Mapped[str | None] = mapped_column(String(64))
+    # Which encoding ``hash`` uses (``audit_chain``); rows from before revision 0013 are 1.
+    chain_version: Mapped[int] = mapped_column(Integer, server_default="1")
 
     __table_args__ = (
         Index("ix_audit_events_environment_seq", "environment", "seq"),
         Index("ix_audit_events_deployment_id_seq", "deployment_id", "seq"),
         Index("ix_audit_events_at", "at"),
+        # /deploy history [env]: the newest rows of one action (in one environment).
+        Index("ix_audit_events_action_seq", "action", "seq"),
+        Index("ix_audit_events_environment_action_seq", "environment", "action", "seq"),
     )
 
 

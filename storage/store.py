@@ -12,6 +12,8 @@ from storage.audit import AuditLog
 from storage.audit_key import Keyring
 from storage.db import Database, Opening
 from storage.deployments import Deployments
+from storage.job_signals import JobSignals
+from storage.leases import Leases
 from storage.locks import Locks
 from storage.timeutil import Clock
 
@@ -23,6 +25,9 @@ class Store:
     locks: Locks
     deployments: Deployments
     approvals: Approvals
+    # Several replicas on one database: who runs each job, and clicks for jobs elsewhere.
+    leases: Leases
+    signals: JobSignals
 
     @classmethod
     def over(
@@ -40,6 +45,8 @@ class Store:
             locks=Locks(db),
             deployments=Deployments(db, new_id=new_id),
             approvals=Approvals(db),
+            leases=Leases(db),
+            signals=JobSignals(db),
         )
 
     @classmethod

@@ -48,9 +48,9 @@ click 1 yes
 wait
 # Production takes only what succeeded on staging; v1.3.0 failed there under an injected
 # fault, so these canaries are forced: still two leads' approvals, audited as an override.
-# A canary: v1.3.0 takes 5 %, then 25 %, then 50 % of production's users, judged against blue.
+# A canary: v1.3.0 takes 10 %, then 25 %, then 50 % of production's users, judged against blue.
 as alice
-load 30
+load 60
 /canary prod v1.3.0 --force --reason "new queue API, gradually"
 as bob
 click 1

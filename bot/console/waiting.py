@@ -59,6 +59,13 @@ async def wait_for_stage(services: Services, ws: Workspace, number: int, limit_s
             return ""
         if not canaries:
             return f"? no canary is running that could reach stage {number}"
+        if all(d.state == "paused" for d in canaries):
+            await services.runner.tools.reporter.flush()
+            paused = ", ".join(f"{d.environment} {d.version}" for d in canaries)
+            return (
+                f"? the canary is paused ({paused}) before stage {number}:"
+                " click Resume, Promote or Abort on its card"
+            )
         left = deadline - loop.time()
         if left <= 0:
             return f"! waited {limit_s:g} s for a canary to reach stage {number}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -61,7 +62,7 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
             log.exception("button failed (reference %s)", reference)
             answer = answers.error_reference(reference)
         if answer is not None:
-            await reply(body, respond, client, answer)
+            await reply(body, respond, client, answer, services.responses)
 
     def card_button(handler: CardClick) -> Callable[..., Awaitable[None]]:
         """A listener for a button on a deployment's card: ack, find it, act, answer."""
@@ -74,17 +75,26 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
 
             async def work() -> dict[str, Any] | None:
                 env = await environment_of(deployment_id)
-                await services.store.audit.append(
-                    user,
-                    "click.received",
-                    environment=env,
-                    deployment_id=deployment_id or None,
-                    details={"action": body["actions"][0].get("action_id")},
+                received = asyncio.ensure_future(
+                    services.store.audit.append(
+                        user,
+                        "click.received",
+                        environment=env,
+                        deployment_id=deployment_id or None,
+                        details={"action": body["actions"][0].get("action_id")},
+                    )
                 )
-                if env is None:
-                    return answers.message("I don't know that deployment.")
-                click = Click(services.deploys, user, deployment_id, await groups(env), body)
-                return await handler(click, client)
+                # One turn of the loop queues the row (appends keep their calling order), so
+                # it is written before any row the click leads to, and the click acts without
+                # waiting for its commit: a Roll back reaches the watching job sooner.
+                await asyncio.sleep(0)
+                try:
+                    if env is None:
+                        return answers.message("I don't know that deployment.")
+                    click = Click(services.deploys, user, deployment_id, await groups(env), body)
+                    return await handler(click, client)
+                finally:
+                    await received
 
             services.tasks.spawn(
                 guarded(body, respond, client, work()), name=f"click:{deployment_id}"

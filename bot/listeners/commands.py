@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import Any, assert_never
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.incidents.stats import stats_reply
+from bot.listeners.reply import answer_command
 from bot.render import answers
 from bot.render import deploys as rendering
 from bot.services import Services
@@ -33,6 +36,9 @@ from commands.results import Refused, Unlocked
 
 log = logging.getLogger(__name__)
 COMMANDS = ("/deploy", "/canary", "/rollback")
+# Answered without waiting for the command.received row (a usage error writes its refusal
+# after that row, so it waits).
+READS = (Help, Status, History, Stats)
 
 
 def register(app: AsyncApp, settings: Settings, services: Services) -> None:
@@ -48,8 +54,9 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
         name = str(command.get("command", ""))
         user = str(command.get("user_id", ""))
         text = str(command.get("text", ""))
-        try:
-            await services.desk.record(
+
+        def received() -> Coroutine[Any, Any, None]:
+            return services.desk.record(
                 user,
                 "command.received",
                 command=name,
@@ -57,7 +64,17 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
                 channel=command.get("channel_id"),
                 trigger_id=command.get("trigger_id"),
             )
+
+        audit: asyncio.Future[None] | None = None
+        try:
             request = parse(name, text, words)
+            if isinstance(request, READS):
+                # A read changes nothing, so its answer need not wait for its audit row to
+                # commit (a group commit behind every other writer, under load); the row is
+                # still written, and awaited below.
+                audit = asyncio.ensure_future(received())
+            else:
+                await received()
             trigger, channel = str(command.get("trigger_id", "")), command.get("channel_id")
             answer = await _answer(request, user, name, text, trigger, channel)
             services.metrics.commands.labels(name, "answered").inc()
@@ -66,7 +83,12 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
             log.exception("command %s %r failed (reference %s)", name, text, reference)
             services.metrics.commands.labels(name, "error").inc()
             answer = answers.error_reference(reference)
-        await respond(**answer)
+        await answer_command(services.responses, respond, answer)
+        if audit is not None:
+            try:
+                await audit
+            except Exception:
+                log.exception("command %s %r: its command.received row was not written", name, text)
 
     async def groups_for(environment: str) -> dict[str, frozenset[str]]:
         env = config.environments[environment]
@@ -97,7 +119,8 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
                     services.store, config, services.slack, request, now, channel
                 )
             case Status():
-                return answers.status(await desk.status(request.environment), now)
+                board = await desk.status(request.environment)
+                return answers.status(board, services.clock())  # the reads may be newer than now
             case History():
                 return answers.history(await desk.history(request.environment, request.limit))
             case Lock():

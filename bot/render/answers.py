@@ -97,7 +97,8 @@ def status(items: list[EnvironmentStatus], now: datetime) -> Message:
     lines = []
     for item in items:
         live = code(item.live_version) if item.live_version else "unknown"
-        parts = [f"*{escape(item.name)}*  live {live}  ·  {item.topology}, {item.strategy}"]
+        read = f"  ·  read {ago(item.live_read_at, now)}" if item.live_read_at else ""
+        parts = [f"*{escape(item.name)}*  live {live}  ·  {item.topology}, {item.strategy}{read}"]
         if item.targets:
             parts.append(
                 "  ".join(

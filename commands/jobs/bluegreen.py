@@ -252,6 +252,19 @@ class BlueGreenJob(Job):
             await self.tools.reporter.changed(self.id)
         return await watch(self)
 
+    async def _until_public_serves(self, version: str, when: str) -> None:
+        """A rollback is said done only once the public host answers with ``version``."""
+        seen = await wait_for_version(
+            self.tools.http,
+            public_url(self.env),
+            version,
+            timeout_s=30,
+            interval_s=0.2,
+            sleep=self.tools.sleep,
+        )
+        if not seen.ok:
+            raise StepFailed(f"{when}, production {seen.detail}")
+
     async def _roll_back(self, why: str, *, requested_by: str | None = None) -> None:
         """Switch back to ``live``; ``requested_by`` a person (not an error) or ``why`` broke."""
         ctx = self.ctx
@@ -271,16 +284,7 @@ class BlueGreenJob(Job):
             )
             await self.save(traffic=traffic_to(str(live)), rollback_note=f"{how}, {took:.2f}s")
             await self.note(SwitchNote(how, self.target, str(live), took, switcher.effective()))
-            seen = await wait_for_version(
-                self.tools.http,
-                public_url(self.env),
-                str(previous),
-                timeout_s=30,
-                interval_s=0.2,
-                sleep=self.tools.sleep,
-            )
-            if not seen.ok:
-                raise StepFailed(f"after rolling back, production {seen.detail}")
+            await self._until_public_serves(str(previous), "after rolling back")
             return f"{how} in {took:.2f}s; production serves {previous} again"
 
         try:

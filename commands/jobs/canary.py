@@ -20,8 +20,7 @@ from commands.jobs.notes import Note, StageNote, SwitchNote, TextNote
 from commands.jobs.steps import Step
 from commands.jobs.switching import Switcher
 from commands.jobs.watch import Breach
-from commands.platform.base import public_url, site_of
-from commands.probes.health import wait_for_version
+from commands.platform.base import site_of
 
 
 class CanaryJob(BlueGreenJob):
@@ -100,17 +99,7 @@ class CanaryJob(BlueGreenJob):
             took = self.tools.monotonic() - started
             await self.save(traffic=traffic_to(live), rollback_note=f"canary out, {took:.2f}s")
             await self.tools.reporter.changed(self.id)
-            # Said only once seen, as blue-green's rollback does.
-            seen = await wait_for_version(
-                self.tools.http,
-                public_url(self.env),
-                str(previous),
-                timeout_s=30,
-                interval_s=0.2,
-                sleep=self.tools.sleep,
-            )
-            if not seen.ok:
-                raise StepFailed(f"with the canary out, production {seen.detail}")
+            await self._until_public_serves(str(previous), "with the canary out")
             return f"canary out of traffic in {took:.2f}s; production serves {previous}"
 
         try:

@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 
 from commands.config.durations import format_duration
 from commands.jobs.stopping import ShuttingDown, wait_any
-from commands.platform.base import public_url, site_of, target_of
-from commands.platform.errors import PlatformError
+from commands.platform.base import public_url
+from commands.platform.targets import PRODUCTION
+from commands.probes.azure_monitor import AzureMonitorReader
+from commands.probes.errors import MetricsUnavailable
 from commands.probes.health import check_health
 
 if TYPE_CHECKING:
@@ -43,7 +45,10 @@ async def watch(job: Job) -> str:
     started = tools.clock()
     interval = env.health.watch_interval.total_seconds()
     quick = env.health.model_copy(update={"checks": ("health", "endpoints")})
-    after_switch = site_of(env) if env.topology == "slots" else target_of(env, job.target)
+    after_switch = PRODUCTION if env.topology == "slots" else job.target
+    # Minute points: the minute the watch starts in may hold the errors of whatever this target
+    # ran before (a canary taken out a moment ago, say); the reader counts only what is added.
+    metrics = AzureMonitorReader(tools.platform, env)
     signal = rollback_signal(tools, job.id)
     failures = ticks = 0
     while (now := tools.clock()) < until:
@@ -67,9 +72,9 @@ async def watch(job: Job) -> str:
                 "health",
             )
         try:
-            series = await tools.platform.read_metrics(after_switch, started, tools.clock())
-        except PlatformError as error:
-            await job.audit("metrics.unavailable", error=str(error))
+            series = await metrics.read(after_switch, started, tools.clock())
+        except MetricsUnavailable as error:
+            await job.audit("metrics.unavailable", error=error.detail)
             continue
         rate = series.error_rate
         enough = series.requests >= env.canary.rollback.min_requests

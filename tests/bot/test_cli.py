@@ -246,6 +246,7 @@ async def test_the_bolt_app_uses_our_client_without_an_unused_token_warning(
 # Declared dependencies that are used without an import statement of their own.
 USED_WITHOUT_IMPORT = {
     "aiosqlite": "SQLAlchemy loads it for sqlite+aiosqlite:// URLs",
+    "asyncpg": "SQLAlchemy loads it for postgresql+asyncpg:// URLs (several replicas)",
     "tzdata": "zoneinfo reads its time zones where the system has none",
     "azure-mgmt-core": "the ARM pipeline under azure-mgmt-web/-trafficmanager/-monitor, pinned",
 }

@@ -120,7 +120,7 @@ def test_demo_exits_zero_and_reads_like_a_conversation(tmp_path: Path) -> None:
     assert "(incident thread: Traffic back on v1.3.0 after " in out
     # The canaries: v1.3.0 promoted through every stage, v1.4.0 taken out at 25 %.
     assert "Stage 3 (50 %) passed" in out and "production serves v1.3.0" in out
-    assert "[file] prod v1.3.0 · stage 1 · 5 % canary (" in out  # a chart in the thread
+    assert "[file] prod v1.3.0 · stage 1 · 10 % canary (" in out  # a chart in the thread
     assert "(version v1.4.0 now misbehaves: error_rate=0.3)" in out
     assert "Stage 2 breached: canary error rate" in out
     assert "canary out of traffic" in out and "*prod*  `v1.3.0` → `v1.4.0`" in out

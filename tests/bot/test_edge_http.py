@@ -170,7 +170,8 @@ async def test_a_command_is_counted_before_its_ack_even_while_its_answer_waits(
         return await record(*args, **kwargs)
 
     monkeypatch.setattr(edge.services.desk, "record", held_record)
-    delivery = await edge.emu.user("U0ALICE").command("/deploy help", channel="#deploys")
+    # A command that changes something is answered after its command.received row commits.
+    delivery = await edge.emu.user("U0ALICE").command("/deploy unlock dev", channel="#deploys")
     assert delivery.status == 200
     async with httpx.AsyncClient(base_url=edge.url) as http:
         metrics = (await http.get("/metrics")).text
@@ -180,6 +181,30 @@ async def test_a_command_is_counted_before_its_ack_even_while_its_answer_waits(
         await edge.services.idle()
         metrics = (await http.get("/metrics")).text
         assert 'deploybot_commands_total{command="/deploy",outcome="answered"} 1.0' in metrics
+
+
+async def test_a_read_is_answered_before_its_audit_row_commits_and_the_row_is_written(
+    edge: Edge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = asyncio.Event()
+    record = edge.services.desk.record
+
+    async def held_record(*args: Any, **kwargs: Any) -> Any:
+        await release.wait()
+        return await record(*args, **kwargs)
+
+    monkeypatch.setattr(edge.services.desk, "record", held_record)
+    await edge.emu.user("U0DAVE").command("/deploy help", channel="#deploys")
+    await edge.emu.user("U0DAVE").command("/deploy status prod", channel="#deploys")
+    await edge.ws.wait_for_ephemeral("U0DAVE", "ships versions to Azure")
+    await edge.ws.wait_for_ephemeral("U0DAVE", "Environments")
+    assert await edge.services.store.audit.query(actions=["command.received"]) == []
+    release.set()
+    await edge.services.idle()
+    received = await edge.services.store.audit.query(
+        actions=["command.received"], newest_first=False
+    )
+    assert sorted(r.details["text"] for r in received) == ["help", "status prod"]
 
 
 async def test_metrics_exposition_follows_prometheus_naming(edge: Edge) -> None:

@@ -29,6 +29,7 @@ def test_scopes_cover_every_web_api_method_the_bot_calls() -> None:
         "chat_postMessage": "chat:write",
         "chat_update": "chat:write",
         "chat_postEphemeral": "chat:write",
+        "chat_getPermalink": "chat:write",  # Slack asks no scope of it; any bot token may call it
         "users_info": "users:read",
         "usergroups_users_list": "usergroups:read",
         "conversations_list": "channels:read",

@@ -9,6 +9,7 @@ import pytest
 
 from bot.local import LocalStack, local_stack
 from storage import Deployment
+from tests.conftest import database_backends
 
 
 def fast(mapping: dict[str, Any]) -> dict[str, Any]:
@@ -32,13 +33,22 @@ def overrides() -> Callable[[dict[str, Any]], dict[str, Any]]:
     return fast
 
 
+@pytest.fixture(params=database_backends())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every end-to-end test runs on a SQLite file and on a fresh real PostgreSQL database."""
+    if request.param == "postgresql":
+        new_database: Callable[[], str] = request.getfixturevalue("new_postgres_database")
+        return new_database()
+    return f"sqlite+aiosqlite:///{tmp_path / 'deploybot.db'}"
+
+
 @pytest.fixture
 async def stack(
-    tmp_path: Path, overrides: Callable[[dict[str, Any]], dict[str, Any]]
+    database_url: str, overrides: Callable[[dict[str, Any]], dict[str, Any]]
 ) -> AsyncIterator[LocalStack]:
     async with local_stack(
         overrides=overrides,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'deploybot.db'}",
+        database_url=database_url,
         publisher_interval=0.05,
     ) as s:
         yield s

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from bot.local import LocalStack
@@ -117,3 +118,21 @@ async def test_a_version_failing_after_the_switch_is_rolled_back(
     screen = render_screen(ws, "alice", "#deploys", thread_ts=d.card_ts).text
     assert "Rolling back to v1.1.0" in screen
     assert "production serves v1.1.0 again" in screen
+
+
+async def test_errors_the_idle_target_served_before_the_deploy_are_not_the_new_versions(
+    stack: LocalStack,
+) -> None:
+    """Azure Monitor answers in minute points: the minute the watch starts in holds whatever
+    green answered before (here, v1.0.0 failing half its requests). The watch counts only what
+    is added after it starts, so a healthy v1.2.0 is not rolled back for v1.0.0's errors."""
+    green = stack.settings.config.environments["prod"].urls.targets["green"]
+    stack.sandbox.faults.version("v1.0.0", error_rate=0.5)
+    async with httpx.AsyncClient(timeout=5) as http:
+        answers = [(await http.get(f"{green}/api/queues")).status_code for _ in range(60)]
+    assert answers.count(500) + answers.count(503) >= 10, answers  # green's minute has errors
+    stack.sandbox.faults.clear()
+    await approve_prod(stack)
+    d = await finished(stack, "prod")
+    assert d.state == "succeeded", (d.steps, d.error)
+    assert await served_version(stack.sandbox.front_door_url(PROD_DOOR)) == "v1.2.0"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,9 +27,9 @@ def unattended(mapping: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def world_and_db(tmp_path: Path) -> AsyncIterator[tuple[World, str]]:
+async def world_and_db(database_url: str) -> AsyncIterator[tuple[World, str]]:
     async with local_world() as world:
-        yield world, f"sqlite+aiosqlite:///{tmp_path / 'deploybot.db'}"
+        yield world, database_url
 
 
 async def deployment(stack: LocalStack, env: str) -> Deployment:
@@ -51,13 +50,13 @@ async def until_step(stack: LocalStack, env: str, step: str) -> None:
 
 @contextlib.asynccontextmanager
 async def crash_then_recover(
-    tmp_path: Path,
+    database_url: str,
     env: str,
     command: str,
     at: Callable[[LocalStack], Awaitable[None]],
     while_down: Callable[[World], None] = lambda world: None,
 ) -> AsyncIterator[tuple[LocalStack, Deployment]]:
-    async with world_and_db(tmp_path) as (world, db):
+    async with world_and_db(database_url) as (world, db):
         settings = local_settings(world, overrides=unattended)
         async with local_bot(world, settings, db, publisher_interval=0.05) as first:
             await first.emu.user("U0ALICE").command("/deploy", command, channel="#deploys")
@@ -78,18 +77,18 @@ async def crash_then_recover(
             yield second, d
 
 
-async def test_killed_while_waiting_for_the_new_version(tmp_path: Path) -> None:
+async def test_killed_while_waiting_for_the_new_version(database_url: str) -> None:
     async def at(stack: LocalStack) -> None:
         stack.sandbox.faults.app(STAGING, "green", slow_start_s=1.0)
         await until_step(stack, "staging", "wait_version")
 
-    async with crash_then_recover(tmp_path, "staging", "staging v1.2.0", at) as (stack, d):
+    async with crash_then_recover(database_url, "staging", "staging v1.2.0", at) as (stack, d):
         assert d.state == "succeeded", d.steps
         assert stack.sandbox.version(STAGING) == "v1.2.0"
 
 
 @pytest.mark.parametrize("finished_while_down", [True, False])
-async def test_killed_mid_swap(tmp_path: Path, finished_while_down: bool) -> None:
+async def test_killed_mid_swap(database_url: str, finished_while_down: bool) -> None:
     async def at(stack: LocalStack) -> None:
         stack.sandbox.faults.arm("slow_lro", match="slotsswap", polls=0)
         await stack.sandbox.wait_for_arm(
@@ -105,7 +104,10 @@ async def test_killed_mid_swap(tmp_path: Path, finished_while_down: bool) -> Non
         if not finished_while_down:
             asyncio.get_running_loop().call_later(1.5, world.sandbox.faults.release_lro)
 
-    async with crash_then_recover(tmp_path, "staging", "staging v1.2.0", at, keep) as (stack, d):
+    async with crash_then_recover(database_url, "staging", "staging v1.2.0", at, keep) as (
+        stack,
+        d,
+    ):
         assert d.state == "succeeded", (d.steps, d.error)
         assert stack.sandbox.version(STAGING) == "v1.2.0"
         assert stack.sandbox.version(STAGING, "green") == "v1.1.0"
@@ -113,7 +115,7 @@ async def test_killed_mid_swap(tmp_path: Path, finished_while_down: bool) -> Non
 
 
 async def test_a_swap_that_fails_in_azure_after_the_crash_leaves_production_untouched(
-    tmp_path: Path,
+    database_url: str,
 ) -> None:
     async def at(stack: LocalStack) -> None:
         stack.sandbox.faults.arm("slow_lro", match="slotsswap", seconds=1.0)
@@ -122,7 +124,7 @@ async def test_a_swap_that_fails_in_azure_after_the_crash_leaves_production_unto
             lambda r: r.method == "POST" and r.path.lower().endswith("/slotsswap"), timeout=10
         )
 
-    async with crash_then_recover(tmp_path, "staging", "staging v1.2.0", at) as (stack, d):
+    async with crash_then_recover(database_url, "staging", "staging v1.2.0", at) as (stack, d):
         assert d.state == "failed", (d.steps, d.error)
         assert "warm up" in str(d.error), d.error
         assert await served_version(stack.sandbox.front_door_url(STAGING)) == "v1.1.0"
@@ -130,16 +132,16 @@ async def test_a_swap_that_fails_in_azure_after_the_crash_leaves_production_unto
         assert [e.details["outcome"] for e in settled] == ["failed"]
 
 
-async def test_killed_while_watching_prod(tmp_path: Path) -> None:
+async def test_killed_while_watching_prod(database_url: str) -> None:
     async def at(stack: LocalStack) -> None:
         await until_step(stack, "prod", "watch")
 
-    async with crash_then_recover(tmp_path, "prod", "prod v1.2.0", at) as (stack, d):
+    async with crash_then_recover(database_url, "prod", "prod v1.2.0", at) as (stack, d):
         assert d.state == "succeeded", d.steps
         assert await served_version(stack.sandbox.front_door_url(PROD_DOOR)) == "v1.2.0"
 
 
-async def test_killed_while_rolling_back_finishes_the_rollback(tmp_path: Path) -> None:
+async def test_killed_while_rolling_back_finishes_the_rollback(database_url: str) -> None:
     async def at(stack: LocalStack) -> None:
         await until_step(stack, "prod", "watch")
         stack.sandbox.faults.version("v1.2.0", unhealthy=True)
@@ -150,15 +152,18 @@ async def test_killed_while_rolling_back_finishes_the_rollback(tmp_path: Path) -
         world.sandbox.faults.clear()  # answers the hung request: too late, the bot is gone
         world.sandbox.faults.version("v1.2.0", unhealthy=True)
 
-    async with crash_then_recover(tmp_path, "prod", "prod v1.2.0", at, while_down) as (stack, d):
+    async with crash_then_recover(database_url, "prod", "prod v1.2.0", at, while_down) as (
+        stack,
+        d,
+    ):
         assert d.state == "rolled_back", (d.steps, d.error)
         assert await served_version(stack.sandbox.front_door_url(PROD_DOOR)) == "v1.1.0"
 
 
 async def test_a_finished_card_a_crash_left_stale_is_redrawn_once_after_a_restart(
-    tmp_path: Path,
+    database_url: str,
 ) -> None:
-    async with world_and_db(tmp_path) as (world, db):
+    async with world_and_db(database_url) as (world, db):
         settings = local_settings(world, overrides=unattended)
         async with local_bot(world, settings, db, publisher_interval=0.05) as first:
             await first.emu.user("U0ALICE").command("/deploy", "staging v1.2.0", channel="#deploys")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
+
 from bot.local import LocalStack
 
 
@@ -31,3 +34,52 @@ async def test_history_after_a_deploy(stack: LocalStack) -> None:
     await stack.emu.user("U0DAVE").command("/deploy", "history dev", channel="#deploys")
     history = await stack.ws.wait_for_ephemeral("U0DAVE", "Recent deployments")
     assert "*dev*  `v1.1.0` → `v1.2.0`  deploy bluegreen by <@U0ALICE> — succeeded" in history.text
+
+
+async def test_many_statuses_at_once_share_one_azure_read_and_show_its_age(
+    stack: LocalStack,
+) -> None:
+    before, posted = len(stack.sandbox.arm_requests), len(stack.ws.response_posts)
+    await asyncio.gather(
+        *(
+            stack.emu.user("U0DAVE").command("/deploy", "status prod", channel="#deploys")
+            for _ in range(20)
+        )
+    )
+    await stack.services.idle()
+    profile_reads = [
+        r for r in stack.sandbox.arm_requests[before:] if "trafficmanagerprofiles" in r.path.lower()
+    ]
+    assert len(profile_reads) == 1
+    answers = [str(p.payload) for p in stack.ws.response_posts[posted:]]
+    assert len(answers) == 20
+    assert all("Environments" in a for a in answers)
+    assert all(re.search(r"read \d+(ms|\.\ds|s) ago", a) for a in answers), answers[0]
+
+
+async def test_a_lock_shows_in_the_very_next_status(stack: LocalStack) -> None:
+    dave, alice = stack.emu.user("U0DAVE"), stack.emu.user("U0ALICE")
+    await dave.command("/deploy", "status dev", channel="#deploys")
+    await stack.ws.wait_for_ephemeral("U0DAVE", "Environments")
+    await alice.command("/deploy", "lock dev db migration", channel="#deploys")
+    await stack.ws.wait_for_ephemeral("U0ALICE", "db migration")
+    mark = stack.ws.mark()
+    await dave.command("/deploy", "status dev", channel="#deploys")
+    status = await stack.ws.wait_for_ephemeral("U0DAVE", "Environments", since=mark)
+    assert "held by <@U0ALICE> for a manual lock: db migration" in status.text
+
+
+async def test_a_finished_deployment_is_read_from_azure_before_the_next_status(
+    stack: LocalStack,
+) -> None:
+    dave = stack.emu.user("U0DAVE")
+    await dave.command("/deploy", "status dev", channel="#deploys")
+    first = await stack.ws.wait_for_ephemeral("U0DAVE", "Environments")
+    assert "live `v1.1.0`" in first.text
+    await stack.emu.user("U0ALICE").command("/deploy", "dev v1.2.0", channel="#deploys")
+    await stack.services.idle()
+    mark = stack.ws.mark()
+    await dave.command("/deploy", "status dev", channel="#deploys")
+    status = await stack.ws.wait_for_ephemeral("U0DAVE", "Environments", since=mark)
+    assert "live `v1.2.0`" in status.text
+    assert "in flight" not in status.text

@@ -81,17 +81,22 @@ class SandboxProcess:
                 seen.add(str(answer.json()["version"]))
         return seen
 
+    def credential(self) -> ClientSecretCredential:
+        """The sandbox's service principal, as an official SDK client signs in with it."""
+        v = self.variables
+        return ClientSecretCredential(
+            v["AZURE_TENANT_ID"],
+            v["AZURE_CLIENT_ID"],
+            v["AZURE_CLIENT_SECRET"],
+            authority=v["AZURE_AUTHORITY_HOST"],
+            connection_verify=v["SSL_CERT_FILE"],
+        )
+
     async def traffic_manager(self) -> dict[str, tuple[str, int]]:
         """Ground truth through the official SDK: each endpoint's status and weight."""
         v = self.variables
         async with (
-            ClientSecretCredential(
-                v["AZURE_TENANT_ID"],
-                v["AZURE_CLIENT_ID"],
-                v["AZURE_CLIENT_SECRET"],
-                authority=v["AZURE_AUTHORITY_HOST"],
-                connection_verify=v["SSL_CERT_FILE"],
-            ) as credential,
+            self.credential() as credential,
             TrafficManagerManagementClient(
                 credential,
                 v["AZURE_SUBSCRIPTION_ID"],
@@ -291,6 +296,8 @@ async def production(
             "SLACK_BOT_TOKEN": slack.bot_token,
             "SLACK_API_URL": f"{slack.url}/api/",
             "DEPLOYBOT_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+            # A killed process's jobs move on this soon (the default is 10 s).
+            "DEPLOYBOT_JOB_LEASE": "2s",
             **(env or {}),
         }
         if mode == "serve":
@@ -300,11 +307,14 @@ async def production(
         bot = BotProcess(mode, tmp_path, variables, config_file)
         slack.bot_url = bot.url
         await bot.start()
+        running = Production(sandbox, slack, bot, database)
         try:
-            yield Production(sandbox, slack, bot, database)
+            yield running
         finally:
-            if bot.process is not None and bot.process.returncode is None:
-                await bot.stop()
+            # A test may have replaced the bot (a restart): stop whichever runs now, too.
+            for each in {id(bot): bot, id(running.bot): running.bot}.values():
+                if each.process is not None and each.process.returncode is None:
+                    await each.stop()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.identity.aio import ClientSecretCredential
 from azure.mgmt.web.aio import WebSiteManagementClient
 from azure.mgmt.web.models import StringDictionary
 
@@ -71,13 +70,7 @@ async def set_version_by_hand(sandbox: SandboxProcess, app: str, version: str) -
     """What someone does in the portal: change the app's APP_VERSION outside deploybot."""
     v = sandbox.variables
     async with (
-        ClientSecretCredential(
-            v["AZURE_TENANT_ID"],
-            v["AZURE_CLIENT_ID"],
-            v["AZURE_CLIENT_SECRET"],
-            authority=v["AZURE_AUTHORITY_HOST"],
-            connection_verify=v["SSL_CERT_FILE"],
-        ) as credential,
+        sandbox.credential() as credential,
         WebSiteManagementClient(
             credential,
             v["AZURE_SUBSCRIPTION_ID"],

@@ -1,19 +1,34 @@
-"""`deploybot serve` killed or stopped with a job in flight, then started on the same database."""
+"""`deploybot serve` killed or stopped with a job in flight, then started on the same database.
+
+Each test runs on a SQLite file and on a fresh database in a real PostgreSQL."""
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import signal
-import sqlite3
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 
-from .conftest import BotProcess, Production
+from storage import Store
+from tests.conftest import database_backends
+
+from .conftest import BotProcess, Production, production
 from .fake_slack import FakeSlack, Message
 
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
 TERMINAL = ("Succeeded", "Rolled back", "Failed")
+
+
+@pytest.fixture(params=database_backends())
+async def prod(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Production]:
+    env = {}
+    if request.param == "postgresql":
+        env["DEPLOYBOT_DATABASE_URL"] = request.getfixturevalue("new_postgres_database")()
+    async with production(tmp_path, env=env) as running:
+        yield running
 
 
 async def approved_prod_deploy(slack: FakeSlack) -> Message:
@@ -112,14 +127,14 @@ async def test_a_finished_card_a_crash_left_stale_is_redrawn_by_the_next_serve(
     # What a crash between the last write and the card's edit leaves: Slack still shows
     # "Watching", and the bot never heard Slack confirm the finished card.
     card.text, card.blocks = "Deploy · dev: v1.1.0 → v1.2.0 — Watching", []
-    with contextlib.closing(sqlite3.connect(prod.database)) as db, db:
-        db.execute("UPDATE deployments SET card_state = 'watching'")
-    await restarted(prod)
-    await slack.wait_for(lambda: outcome(card) == "Succeeded", timeout=30)
+    async with Store.open(prod.bot.env["DEPLOYBOT_DATABASE_URL"]) as store:
+        [d] = await store.deployments.latest("dev")
+        await store.deployments.update(d.id, card_state="watching")
+        await restarted(prod)
+        await slack.wait_for(lambda: outcome(card) == "Succeeded", timeout=30)
 
-    def shown() -> list[tuple[str]]:
-        with contextlib.closing(sqlite3.connect(prod.database)) as db:
-            return db.execute("SELECT card_state FROM deployments").fetchall()
-
-    # Recorded once Slack has accepted the redraw: the next start has nothing left to redraw.
-    await slack.poll(lambda: shown() == [("succeeded",)], timeout=10)
+        # Recorded once Slack has accepted the redraw: the next start has nothing left to redraw.
+        deadline = time.monotonic() + 10
+        while [x.card_state for x in await store.deployments.latest("dev")] != ["succeeded"]:
+            assert time.monotonic() < deadline, "the redraw was never recorded"
+            await asyncio.sleep(0.1)

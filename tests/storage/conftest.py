@@ -1,4 +1,10 @@
-"""Shared fixtures for the storage tests: a settable clock and stores on real SQLite files."""
+"""Shared fixtures for the storage tests: a settable clock and stores on real databases.
+
+Every test that opens ``db_url`` (or ``store``) runs twice: on a SQLite file and on a fresh
+database in the session's real PostgreSQL cluster (``tests/conftest.py``). A test that also
+asks for ``db_path`` reads or edits the SQLite file itself, so it runs on SQLite only, as does
+one marked ``sqlite_only`` (it checks SQLite's own settings).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from storage import Store, default_database_url
+from tests.conftest import database_backends
 
 START = datetime(2026, 11, 21, 9, 0, 0, tzinfo=UTC)
 
@@ -40,8 +47,25 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "deploybot.db"
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        sqlite_only = "db_path" in metafunc.fixturenames or any(
+            metafunc.definition.iter_markers("sqlite_only")
+        )
+        params = ["sqlite"] if sqlite_only else database_backends()
+        metafunc.parametrize("backend", params, indirect=True)
+
+
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if backend == "postgresql":
+        new_database: Callable[[], str] = request.getfixturevalue("new_postgres_database")
+        return new_database()
     return default_database_url(tmp_path)
 
 

@@ -20,19 +20,16 @@ START = datetime(2026, 11, 21, 9, 0, 0, tzinfo=UTC)  # the clock fixture's start
 
 
 def independent_hash(prev_hash: str, event: AuditEvent, details_text: str) -> str:
-    """The documented formula, written out again so a change to it fails loudly."""
-    payload = [
-        event.seq,
-        event.id,
-        event.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00"),
-        event.actor,
-        event.action,
-        event.environment,
-        event.deployment_id,
-        details_text,
-    ]
-    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256((prev_hash + encoded).encode("utf-8")).hexdigest()
+    """The documented formula (chain encoding 2), written out again so a change to it fails
+    loudly. Encoding 1 is written out again in test_audit_scale.py."""
+
+    def field(value: str | None) -> str:
+        return "-" if value is None else f"{len(value)}:{value}"
+
+    at = event.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    fields = (event.id, at, event.actor, event.action, event.environment, event.deployment_id)
+    text = f"{prev_hash}\n2\n{event.seq}\n" + "".join(map(field, (*fields, details_text)))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 async def test_append_links_rows_from_the_genesis_hash(store: Store) -> None:
@@ -139,7 +136,7 @@ async def test_export_jsonl_round_trips_every_column(store: Store, clock: Any) -
     assert [line["seq"] for line in lines] == [1, 2, 3, 4, 5, 6]
     assert list(lines[0]) == [
         "seq", "id", "at", "actor", "action", "environment",
-        "deployment_id", "details", "prev_hash", "hash",
+        "deployment_id", "details", "prev_hash", "hash", "chain_version",
     ]  # fmt: skip
     for line, event in zip(lines, events, strict=True):
         assert line["hash"] == event.hash
@@ -156,13 +153,16 @@ async def test_export_csv_can_be_reverified_from_the_file_alone(store: Store, cl
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     prev = GENESIS_HASH
     for row in rows:
-        payload = [
-            int(row["seq"]), row["id"], row["at"], row["actor"], row["action"],
+        assert row["chain_version"] == "2"
+        fields = (
+            row["id"], row["at"], row["actor"], row["action"],
             row["environment"] or None, row["deployment_id"] or None, row["details"],
-        ]  # fmt: skip
-        encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        )  # fmt: skip
+        text = f"{prev}\n2\n{row['seq']}\n" + "".join(
+            "-" if value is None else f"{len(value)}:{value}" for value in fields
+        )
         assert row["prev_hash"] == prev
-        assert hashlib.sha256((prev + encoded).encode()).hexdigest() == row["hash"]
+        assert hashlib.sha256(text.encode()).hexdigest() == row["hash"]
         prev = row["hash"]
 
 

@@ -26,7 +26,8 @@ from storage.models import GENESIS_HASH
 ROWS = 10
 KEY = AuditKey.from_text("k" * 32)
 OTHER_KEY = AuditKey.from_text("o" * 32)
-FIELDS = ("seq", "id", "at", "actor", "action", "environment", "deployment_id", "details")
+FIELDS = ("seq", "id", "at", "actor", "action", "environment", "deployment_id", "details",
+          "chain_version")  # fmt: skip
 COLUMNS = (*FIELDS, "prev_hash", "hash", "key_id", "mac")
 
 
@@ -109,6 +110,7 @@ def _forge(raw: sqlite3.Connection, seq: int) -> dict[str, Any]:
         "environment": "prod",
         "deployment_id": None,
         "details": "{}",
+        "chain_version": 2,
         "prev_hash": _row(raw, seq - 1)["hash"],
         "key_id": None,
         "mac": None,

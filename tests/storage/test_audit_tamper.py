@@ -18,7 +18,8 @@ from storage.audit_chain import ChainFields, row_hash
 
 ROWS = 10
 COLUMNS = ("seq", "id", "at", "actor", "action", "environment", "deployment_id", "details",
-           "prev_hash", "hash")  # fmt: skip
+           "prev_hash", "hash", "chain_version")  # fmt: skip
+FIELDS = (*COLUMNS[:8], "chain_version")
 
 Tamper = Callable[[sqlite3.Connection], None]
 
@@ -56,7 +57,7 @@ def _row(raw: sqlite3.Connection, seq: int) -> dict[str, Any]:
 
 
 def _own_hash(row: dict[str, Any]) -> str:
-    fields = ChainFields(**{name: row[name] for name in COLUMNS[:8]})
+    fields = ChainFields(**{name: row[name] for name in FIELDS})
     return row_hash(row["prev_hash"], fields)
 
 
@@ -78,6 +79,7 @@ def _forged(raw: sqlite3.Connection, seq: int, prev_seq: int) -> dict[str, Any]:
         "deployment_id": "d-1",
         "details": '{"version":"v6.6.6"}',
         "prev_hash": _row(raw, prev_seq)["hash"],
+        "chain_version": 2,
     }
     row["hash"] = _own_hash(row)
     return row

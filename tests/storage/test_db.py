@@ -27,6 +27,7 @@ from storage import (
     schema,
 )
 from storage.models import Base
+from tests.storage.audit_v1 import write_v1_log
 
 
 @contextlib.contextmanager
@@ -67,9 +68,10 @@ async def test_open_creates_schema_at_head(db_url: str, db_path: Path) -> None:
     db = await Database.open(db_url)
     await db.close()
     assert {"audit_events", "audit_head", "deployments", "approvals", "locks"} <= _tables(db_path)
-    assert _revision(db_path) == schema.head_revision() == "0010"
+    assert _revision(db_path) == schema.head_revision() == "0013"
 
 
+@pytest.mark.sqlite_only
 async def test_sqlite_connections_are_durable_wal_with_foreign_keys(db_url: str) -> None:
     async with Database.open(db_url, busy_timeout=12.5) as db, db.read() as session:
         pragmas = {
@@ -101,7 +103,7 @@ async def test_opening_twice_is_a_no_op_upgrade(db_url: str, db_path: Path) -> N
     async with Store.open(db_url) as store:
         await store.audit.append("alice", "second")
         assert (await store.audit.verify()).checked == 2
-    assert _revision(db_path) == "0010"
+    assert _revision(db_path) == "0013"
 
 
 async def test_two_databases_opening_a_new_file_at_once_both_succeed(db_url: str) -> None:
@@ -138,35 +140,57 @@ async def test_database_at_older_revision_is_upgraded_in_place(db_url: str, db_p
         lock = await store.locks.get("prod")
         event = await store.audit.append("alice", "after.upgrade", environment="prod")
 
-    assert _revision(db_path) == "0010"
+    assert _revision(db_path) == "0013"
     assert {
         "ix_audit_events_environment_seq",
         "ix_audit_events_deployment_id_seq",
         "ix_audit_events_at",
         "ix_deployments_environment_created_at",
         "ix_deployments_state",
+        "ix_audit_events_action_seq",
+        "ix_audit_events_environment_action_seq",
     } <= _indexes(db_path)
     assert lock is not None
     assert (lock.holder, lock.reason) == ("alice", "hands off")
     assert event.seq == 1
 
 
-async def test_existing_audit_chain_survives_downgrade_and_upgrade(db_url: str) -> None:
+async def _downgrade(store: Store, revision: str) -> None:
+    async with store.db.write() as session:
+        conn = await session.connection()
+
+        def downgrade(sync_conn: Connection) -> None:
+            config = schema.alembic_config()
+            config.attributes["connection"] = sync_conn
+            command.downgrade(config, revision)
+
+        await conn.run_sync(downgrade)
+
+
+async def test_existing_audit_chain_survives_downgrade_and_upgrade(
+    db_url: str, db_path: Path
+) -> None:
+    await write_v1_log(db_path, 5)  # written before chain encodings were versioned
     async with Store.open(db_url) as store:
-        for n in range(5):
-            await store.audit.append("alice", f"action.{n}")
-        async with store.db.write() as session:
-            conn = await session.connection()
-
-            def downgrade(sync_conn: Connection) -> None:
-                config = schema.alembic_config()
-                config.attributes["connection"] = sync_conn
-                command.downgrade(config, "0001")
-
-            await conn.run_sync(downgrade)
+        await _downgrade(store, "0001")
     async with Store.open(db_url) as store:
         result = await store.audit.verify()
     assert (result.ok, result.checked) == (True, 5)
+
+
+async def test_downgrade_below_0013_is_refused_once_rows_use_encoding_2(
+    db_url: str, db_path: Path
+) -> None:
+    async with Store.open(db_url) as store:
+        for n in range(3):
+            await store.audit.append("alice", f"action.{n}")
+        refused = r"3 audit row\(s\) are hashed with chain encoding 2"
+        with pytest.raises(RuntimeError, match=refused):
+            await _downgrade(store, "0001")
+    async with Store.open(db_url) as store:
+        result = await store.audit.verify()
+    assert (result.ok, result.checked) == (True, 3)
+    assert _revision(db_path) == "0013"
 
 
 async def test_models_match_the_migrations(db_url: str) -> None:

@@ -1,0 +1,93 @@
+"""The runner's background duty on a shared database: renew, take signals, take over.
+
+Every ``signal_poll_s`` it takes the signals other replicas left for this runner's jobs;
+every ``renew_every_s`` it renews this runner's leases (a job whose lease another replica
+took meanwhile is stopped here at once, as a crash would stop it) and, when taking over,
+looks for jobs no replica holds: a lease expired, or none at all on a job left queued
+longer than a lease, and requests whose approval window closed while their replica was
+gone. Those are carried on through ``Runner.resume``, the recovery a restart runs. An
+approved request waiting in line is started when its environment's lock is free: the
+replica that freed it may have died before starting the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from commands.job_leases import deliver
+from commands.recovery import resume
+
+if TYPE_CHECKING:
+    from commands.runner import Runner
+
+log = logging.getLogger(__name__)
+Expire = Callable[[str], Awaitable[None]]
+
+
+async def keep_leases(runner: Runner, expire: Expire | None) -> None:
+    loop = asyncio.get_running_loop()
+    next_renewal = loop.time()
+    while True:
+        try:
+            if loop.time() >= next_renewal:
+                next_renewal = loop.time() + runner.timing.renew_every_s
+                await renew(runner)
+                if expire is not None:
+                    await take_over(runner, expire)
+            await take_signals(runner)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the database was away: the next round tries again
+            log.warning("keeping job leases failed; trying again", exc_info=True)
+        await asyncio.sleep(runner.timing.signal_poll_s)
+
+
+async def renew(runner: Runner) -> None:
+    held = runner.held_leases()
+    renewed = await runner.tools.store.leases.renew(runner.replica, held, runner.timing.ttl)
+    for lost in held - renewed:
+        if lost in runner.held_leases():  # not released meanwhile: someone else has it now
+            log.warning("lost the lease of job %s to another replica; stopping it here", lost)
+            runner.lose(lost)
+
+
+async def take_signals(runner: Runner) -> None:
+    held = runner.held_leases()
+    if not held:
+        return
+    for signal in await runner.tools.store.signals.take(held, runner.replica):
+        try:
+            deliver(runner.tools, signal.deployment_id, signal.action, signal.actor)
+        except ValueError:
+            log.warning("ignoring job signal %s: %r", signal.id, signal.action)
+
+
+async def take_over(runner: Runner, expire: Expire) -> None:
+    store, now = runner.tools.store, runner.tools.clock()
+    unfinished = [d for d in await store.deployments.unfinished() if not runner.holds(d.id)]
+    leases = await store.leases.of([d.id for d in unfinished])
+    lines: set[str] = set()
+    for d in unfinished:
+        if d.state == "queued":
+            lines.add(d.environment)
+            continue
+        if d.state == "pending_approval":
+            due = d.expires_at is not None and d.expires_at <= now
+            if due and not runner.times(d.id):
+                await expire(d.id)  # a transition: one replica wins, the others find it done
+            continue
+        lease = leases.get(d.id)
+        if lease is None:
+            # Just created or approved: its replica is claiming it right now.
+            if now - d.updated_at < runner.timing.ttl:
+                continue
+        elif lease.live(now):
+            continue
+        if await resume(runner, d):
+            log.warning("took over job %s (%s)", d.id, lease.holder if lease else "no lease")
+    for environment in sorted(lines):
+        if await store.locks.get(environment) is None:
+            await runner.next_in_line(environment)

@@ -1,0 +1,181 @@
+"""Verify the second half of a large SQLite audit log in a second process, on the second core.
+
+Each row's hash depends only on its own fields and its stored ``prev_hash``, so the rows after
+row ``k`` can be walked on their own, starting from row ``k + 1``'s stored ``prev_hash``, while
+this process walks rows 1…k. The halves are joined only when the far half is entirely clean
+and fits onto the near half as the serial walk would have it: row ``k + 1`` follows row ``k``
+and links to its hash, its encoding is not older, and no unkeyed row follows a keyed one. In
+every other case (a bad row, a doubt at the seam, a worker that could not start) the far half
+is walked again here, serially, so the answer, and each problem's wording, are exactly the
+serial walk's. The worker opens the file itself: its snapshot is a later one than this
+process's, which only matters for rows rewritten while verify runs, and those are reported
+by the serial walk of the far half either way when they do not fit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import sqlite3
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from storage.audit_checkpoint import Checkpoint
+from storage.audit_key import AuditKey, Keyring
+from storage.audit_walk import COLUMNS, Walker
+
+_ROOT = str(Path(__file__).resolve().parents[1])
+_ROOT = str(Path(__file__).resolve().parents[1])
+#: Smaller logs verify in well under a second: not worth starting a process for.
+PARALLEL_MIN_ROWS = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class FarHalf:
+    """What the worker found in rows ``first``…``last_seq`` (``clean``: no bad row)."""
+
+    clean: bool
+    first: int
+    start_prev_hash: str | None = None
+    first_version: int | None = None
+    checked: int = 0
+    keyed: int = 0
+    plain_only: int = 0
+    version: int = 0
+    last_seq: int = 0
+    last_hash: str = ""
+    last_mac: str | None = None
+
+
+def join(walker: Walker, far: FarHalf | None) -> bool:
+    """Add ``far`` to ``walker`` (which walked the rows before it) when it fits; else False."""
+    if far is None or not far.clean or far.first != walker.last_seq + 1:
+        return False
+    if far.start_prev_hash != walker.last_hash or (far.first_version or 0) < walker.version:
+        return False
+    if walker.keyring is not None and walker.keyed and far.plain_only:
+        return False  # an unkeyed row after a keyed one: let the serial walk name it
+    walker.checked += far.checked
+    walker.keyed += far.keyed
+    walker.plain_only += far.plain_only
+    walker.version = far.version
+    walker.last_seq, walker.last_hash, walker.last_mac = far.last_seq, far.last_hash, far.last_mac
+    return True
+
+
+class FarWalk:
+    """The worker process walking rows ``first``…``last`` of the file at ``path``.
+
+    A plain ``python -m storage.audit_parallel`` child, told its task as JSON on standard input
+    and answering as JSON on standard output: unlike multiprocessing, it never re-imports the
+    program that called verify."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+
+    @classmethod
+    async def start(
+        cls,
+        path: Path,
+        first: int,
+        last: int,
+        keyring: Keyring | None,
+        checkpoints: Iterable[Checkpoint],
+        batch_size: int,
+    ) -> FarWalk:
+        secrets: list[str] = []
+        if keyring is not None:
+            keys = (keyring.current, *keyring.previous)
+            secrets = [key.secret.hex() for key in keys]
+        task = {
+            "path": str(path), "first": first, "last": last, "secrets": secrets,
+            "checkpoints": [
+                [p.seq, p.hash, p.mac, p.at] for p in checkpoints if first <= p.seq <= last
+            ],
+            "batch_size": batch_size,
+        }  # fmt: skip
+        search = os.pathsep.join([_ROOT, os.environ.get("PYTHONPATH", "")])
+        env = {**os.environ, "PYTHONPATH": search}  # the same storage package as this one
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "storage.audit_parallel",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+        assert process.stdin is not None
+        process.stdin.write(json.dumps(task).encode())
+        await process.stdin.drain()
+        process.stdin.close()
+        return cls(process)
+
+    async def result(self) -> FarHalf | None:
+        """The worker's findings; None when it died or sent nothing usable."""
+        output, _ = await self._process.communicate()
+        if self._process.returncode != 0:
+            return None
+        try:
+            return FarHalf(**json.loads(output))
+        except (ValueError, TypeError):
+            return None
+
+    async def stop(self) -> None:
+        """Stop the worker if it still runs (the near half failed first)."""
+        if self._process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.kill()
+            await self._process.wait()
+
+
+def main() -> int:
+    task = json.load(sys.stdin)
+    far = walk_far_half(
+        task["path"], task["first"], task["last"],
+        [bytes.fromhex(secret) for secret in task["secrets"]],
+        [Checkpoint(*point) for point in task["checkpoints"]],
+        task["batch_size"],
+    )  # fmt: skip
+    json.dump(dataclasses.asdict(far), sys.stdout)
+    return 0
+
+
+def walk_far_half(
+    path: str,
+    first: int,
+    last: int,
+    secrets: list[bytes] | None,
+    checkpoints: list[Checkpoint],
+    batch_size: int,
+) -> FarHalf:
+    keyring = None
+    if secrets:
+        keys = [AuditKey(secret) for secret in secrets]
+        keyring = Keyring(keys[0], keys[1:])
+    names = ", ".join(column.key for column in COLUMNS)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("BEGIN")  # one snapshot for the whole half
+        start = conn.execute(
+            "SELECT prev_hash, chain_version FROM audit_events WHERE seq = ?", (first,)
+        ).fetchone()
+        if start is None:
+            return FarHalf(False, first)
+        walker = Walker(keyring, checkpoints)
+        walker.last_seq, walker.last_hash = first - 1, start[0]
+        cursor = conn.execute(
+            f"SELECT {names} FROM audit_events WHERE seq >= ? AND seq <= ? ORDER BY seq",
+            (first, last),
+        )
+        while rows := cursor.fetchmany(batch_size):
+            if walker.walk(rows) is not None:
+                return FarHalf(False, first)
+    return FarHalf(
+        True, first, start[0], start[1], walker.checked, walker.keyed, walker.plain_only,
+        walker.version, walker.last_seq, walker.last_hash, walker.last_mac,
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
