@@ -251,10 +251,10 @@ async def test_a_request_that_cannot_run_is_refused_when_asked_for(stack: LocalS
     assert "answered 404" in row.details["reason"]
 
 
-async def test_the_line_outlives_a_restart(tmp_path: Path) -> None:
+async def test_the_line_outlives_a_restart(database_url: str) -> None:
     """Killed while a job holds staging and another waits in line: the new process resumes
     the job, then starts the one in line."""
-    async with world_and_db(tmp_path) as (world, db):
+    async with world_and_db(database_url) as (world, db):
         settings = local_settings(world, overrides=unattended)
         async with local_bot(world, settings, db, publisher_interval=0.05) as first:
             first.sandbox.faults.arm("slow_lro", match="slotsswap", polls=0)  # held mid-swap
