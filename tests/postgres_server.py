@@ -22,13 +22,14 @@ import asyncio
 import concurrent.futures
 import os
 import shutil
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import pytest
+
+from tests.ports import free_port
 
 USER = "deploybot"
 SERVICE_ACCOUNT = "postgres"
@@ -87,13 +88,6 @@ def _run(argv: list[str], *, timeout: float = START_TIMEOUT_S) -> str:
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr}")
     return done.stdout
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -174,7 +168,7 @@ def start_postgres(directory: Path) -> PostgresServer:
         ) from None
     log = directory / "postgres.log"
     for attempt in range(3):  # a port picked free can be taken before the server binds it
-        port = _free_port()
+        port = free_port()
         options = " ".join(
             [
                 f"-c port={port}",

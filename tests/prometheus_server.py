@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import socket
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +30,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import yaml
+
+from tests.ports import free_port
 
 BINARY = shutil.which("prometheus")
 needs_prometheus = pytest.mark.skipif(
@@ -92,13 +93,6 @@ def scrape_config(
     return config
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.asynccontextmanager
 async def start_prometheus(
     tmp_path: Path,
@@ -136,7 +130,7 @@ async def start_prometheus(
     log_file = folder / "prometheus.log"
     attempts = 1 if port is not None else 3
     for attempt in range(attempts):  # a port picked free can be taken before Prometheus binds it
-        listen = port if port is not None else _free_port()
+        listen = port if port is not None else free_port()
         url = f"http://127.0.0.1:{listen}"
         with log_file.open("wb") as log:
             process = await asyncio.create_subprocess_exec(

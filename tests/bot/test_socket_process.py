@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,16 +14,11 @@ from pathlib import Path
 import httpx
 
 from bot.slackemu import SlackEmulator, Workspace, reference_workspace
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BOT_TOKEN = "xoxb-socket-process"
 APP_TOKEN = "xapp-1-A0DEPLOYBOT-socket-process"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

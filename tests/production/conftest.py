@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -21,17 +20,12 @@ from azure.identity.aio import ClientSecretCredential
 from azure.mgmt.trafficmanager.aio import TrafficManagerManagementClient
 
 from commands.platform.sandbox.cli import READY_LINE
+from tests.ports import free_port
 
 from .fake_slack import FakeSlack, fake_slack
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILE = ("rg-virtualqueue-prod", "virtualqueue-production-tm")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def base_env() -> dict[str, str]:
