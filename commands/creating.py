@@ -22,6 +22,9 @@ from commands.runner import Runner
 from storage import DeploymentKind, Lock
 from storage.timeutil import iso_utc
 
+# A second request for the same version while one of these is on its way is that request.
+ON_ITS_WAY = ("pending_approval", "queued", "running", "paused", "watching")
+
 
 def new_deployment_id() -> str:
     return "d-" + uuid.uuid4().hex[:10]
@@ -98,7 +101,19 @@ class Creation:
             context=start_context(kind, state),
             idempotency_key=key,
             expires_at=policy.expires_at(env, now) if required else None,
+            unless_in=ON_ITS_WAY if kind in ("deploy", "canary") else (),
         )
+        if not created and deployment.idempotency_key != key:
+            await audit(
+                self.tools,
+                actor,
+                f"{kind}.refused",
+                env.name,
+                reason="already on its way",
+                version=version,
+                deployment=deployment.id,
+            )
+            return replace(started(deployment, existing_row=True), already=deployment.state)
         if not created:
             return started(deployment, existing_row=True)
         d = deployment

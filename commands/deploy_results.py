@@ -19,6 +19,8 @@ class Started:
     signalled: bool = False
     place: int | None = None
     """Its place in the environment's line when it waits for the environment."""
+    already: str | None = None
+    """The state of the same request already on its way, which this one turned out to be."""
 
 
 @dataclass(frozen=True)

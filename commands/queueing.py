@@ -126,10 +126,11 @@ class Line:
                 reason=f"{d.kind} {d.version}",
             )
             if isinstance(lock, LockHeld):
-                for waiting in ready:
-                    if waiting.id != lock.deployment_id:
-                        await self.join(waiting)
-                await self.redraw(environment)
+                joining = [w for w in ready if w.id != lock.deployment_id and not in_line(w)]
+                for waiting in joining:
+                    await self.join(waiting)
+                if joining:  # the others' cards show what they showed
+                    await self.redraw(environment)
                 return None
             # What was live when it was asked for may have changed while it waited.
             fresh = await self._fresh(d)

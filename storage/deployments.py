@@ -30,6 +30,7 @@ from storage.deployment_model import (
     updatable_changes,
 )
 from storage.errors import NotFoundError
+from storage.in_flight import on_its_way
 from storage.models import DeploymentRow
 from storage.timeutil import as_utc
 from storage.validate import json_object, optional_text, require_positive_int, require_text
@@ -81,10 +82,13 @@ class Deployments:
         card_ts: str | None = None,
         expires_at: datetime | None = None,
         id: str | None = None,
+        unless_in: Collection[str] = (),
     ) -> tuple[Deployment, bool]:
         """Like ``create``, also saying whether this call created the row (False: it existed).
 
-        A retried request carrying the same ``idempotency_key`` never creates a second row.
+        A retried request carrying the same ``idempotency_key`` never creates a second row;
+        with ``unless_in``, neither does one whose kind and version are already on their way
+        to the environment in one of those states (that request is returned instead).
         """
         now = self._db.now()
         values: dict[str, Any] = {
@@ -111,15 +115,22 @@ class Deployments:
             "finished_at": now if state in TERMINAL_STATES else None,
             "expires_at": None if expires_at is None else as_utc(expires_at, "expires_at"),
         }
-        return await self._insert_or_get(values)
+        return await self._insert_or_get(values, unless_in)
 
-    async def _insert_or_get(self, values: dict[str, Any]) -> tuple[Deployment, bool]:
+    async def _insert_or_get(
+        self, values: dict[str, Any], unless_in: Collection[str]
+    ) -> tuple[Deployment, bool]:
         key = values["idempotency_key"]
         for attempt in range(3):
             try:
                 async with self._db.write() as session:
                     if key is not None:
                         existing = await _by_key(session, key)
+                        if existing is not None:
+                            return to_deployment(existing), False
+                    if unless_in:
+                        same = (values["environment"], values["kind"], values["version"])
+                        existing = await on_its_way(session, *same, unless_in)
                         if existing is not None:
                             return to_deployment(existing), False
                     row = DeploymentRow(**values)

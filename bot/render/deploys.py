@@ -36,6 +36,12 @@ def started_answer(result: Started | Busy | Refused | Answer, now: datetime) -> 
             f":rewind: Rolling {escape(result.environment)} back now "
             f"(deployment `{result.deployment_id}`)."
         )
+    if result.already is not None:
+        return message(
+            f":arrow_right: {code(result.version)} to *{escape(result.environment)}* is already on "
+            f"its way as deployment `{result.deployment_id}` ({result.already.replace('_', ' ')}); "
+            "see its card. Nothing new was requested."
+        )
     if result.existing:
         return message(
             f"That request is already deployment `{result.deployment_id}`; see its card."

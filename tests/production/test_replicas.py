@@ -190,6 +190,15 @@ async def test_fifty_commands_spread_over_both_replicas_start_no_duplicate_job(
             statuses = await asyncio.gather(*(command((a, b)[n % 2], http) for n in range(50)))
         assert statuses == [200] * 50
         await slack.wait_for(lambda: len(slack.responses) >= 50, timeout=60)
+        # One request stored; the others are told it is on its way, or that dev is busy with it.
+        answers = Counter(
+            "started" if ":rocket:" in text else "on its way" if "already on its way" in text
+            else "busy" if "dev is busy" in text else text
+            for text in (str(r.get("text", "")) for r in slack.responses)
+        )  # fmt: skip
+        assert answers["started"] == 1 and set(answers) <= {"started", "on its way", "busy"}, (
+            answers
+        )
         card = await slack.wait_for(lambda: (c := slack.card("v1.2.0")) and outcome(c) and c, 60)
         assert outcome(card) == "Succeeded", card.text
 

@@ -89,6 +89,52 @@ async def test_concurrent_retries_across_two_handles_create_one_row(
     assert len(await store.deployments.latest("prod", limit=50)) == 1
 
 
+ON_ITS_WAY = ("pending_approval", "queued", "running")
+
+
+async def _request(
+    store: Store, version: str = "v1.2.0", **overrides: Any
+) -> tuple[Deployment, bool]:
+    fields: dict[str, Any] = {
+        "kind": "deploy", "environment": "prod", "version": version, "strategy": "bluegreen",
+        "requested_by": "U_ALICE", "state": "queued", "unless_in": ON_ITS_WAY,
+    }  # fmt: skip
+    return await store.deployments.create_once(**{**fields, **overrides})
+
+
+async def test_concurrent_requests_for_a_version_on_its_way_over_two_handles_store_one(
+    store: Store, db_url: str
+) -> None:
+    """Fifty requests for one version over two handles (replicas), each with its own Slack
+    key: one row, and every request is answered with it."""
+    async with Store.open(db_url) as other:
+        handles = (store, other)
+        results = await asyncio.gather(
+            *(_request(handles[i % 2], idempotency_key=f"cmd-{i}") for i in range(50))
+        )
+    assert len({d.id for d, _ in results}) == 1
+    assert [created for _, created in results].count(True) == 1
+    assert len(await store.deployments.latest("prod", limit=100)) == 1
+
+
+async def test_a_request_on_its_way_is_matched_by_environment_kind_version_and_state(
+    store: Store,
+) -> None:
+    first, _ = await _request(store)
+    assert (await _request(store))[0].id == first.id
+    others = [
+        await _request(store, version="v1.3.0"),
+        await _request(store, environment="staging"),
+        await _request(store, kind="canary"),
+    ]
+    assert all(created for _, created in others)
+    assert len({d.id for d, _ in others} | {first.id}) == 4
+    await store.deployments.update(first.id, state="succeeded")
+    again, created = await _request(store)  # the earlier one has arrived: ask again
+    assert created and again.id != first.id
+    assert (await _request(store, unless_in=()))[1], "without unless_in nothing is matched"
+
+
 async def test_update_persists_fields_and_stamps_times(store: Store, clock: Any) -> None:
     created = await _create(store, state="running")
     clock.advance(minutes=3)
