@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 import yaml
 
+from bot.incidents.tied_process import tied_process
+
 RULE = (
     'sum by (env) (rate(http_requests_total{code=~"5.."}[10s]))'
     " / sum by (env) (rate(http_requests_total[10s])) > 0.05"
@@ -82,7 +84,7 @@ async def drill_monitoring(
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     am_port, prom_port = _free_port(), _free_port()
     async with (
-        _process(
+        tied_process(
             alertmanager,
             f"--config.file={_alertmanager_file(folder, alerts_url, target.token)}",
             f"--storage.path={folder / 'alertmanager-data'}",
@@ -90,7 +92,7 @@ async def drill_monitoring(
             "--cluster.listen-address=",
             log=folder / "alertmanager.log",
         ),
-        _process(
+        tied_process(
             prometheus,
             f"--config.file={_prometheus_file(folder, target, am_port)}",
             f"--storage.tsdb.path={folder / 'prometheus-data'}",
@@ -168,22 +170,6 @@ def _alertmanager_file(folder: Path, alerts_url: str, token: str) -> Path:
     path = folder / "alertmanager.yml"
     path.write_text(yaml.safe_dump(config))
     return path
-
-
-@contextlib.asynccontextmanager
-async def _process(*args: str, log: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(*args, stdout=out, stderr=out)
-        try:
-            yield proc
-        finally:
-            if proc.returncode is None:
-                proc.terminate()
-                try:
-                    await asyncio.wait_for(proc.wait(), 30)
-                except TimeoutError:
-                    proc.kill()
-                    await proc.wait()
 
 
 async def _until_up(url: str, log: Path, timeout_s: float = 60) -> None:
