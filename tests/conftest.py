@@ -1,12 +1,15 @@
 """Fixtures every test folder shares: one real PostgreSQL cluster per session, if installed.
 
 The cluster starts on first use (a test that asks for ``postgres_server`` or a fresh
-database) and stops at the end of the session; each test gets its own empty database in it,
-so tests never see each other's rows and the cluster's start-up is paid once.
+database) and stops at the end of the session; each test gets its own database in it, so
+tests never see each other's rows and the cluster's start-up is paid once. That database is
+a copy of one migrated once per session (the migrations' own tests take empty ones).
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import itertools
 import shutil
 import tempfile
@@ -24,6 +27,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "sqlite_only: checks SQLite itself; the storage suite runs it on SQLite only"
     )
+    config.addinivalue_line(
+        "markers", "empty_database: the test's PostgreSQL database starts empty, not migrated"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -38,10 +44,33 @@ def postgres_server() -> Iterator[PostgresServer]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def postgres_template_at_head(postgres_server: PostgresServer) -> str:
+    """A database migrated to the head once, for the tests' databases to be copied from."""
+    from storage import Store
+
+    name = "template_at_head"
+    url = postgres_server.create_database(name)
+
+    async def migrate() -> None:
+        async with Store.open(url):
+            pass  # opening migrates; closing leaves no connection, as a template needs
+
+    with concurrent.futures.ThreadPoolExecutor(1) as worker:
+        worker.submit(asyncio.run, migrate()).result(timeout=120)
+    return name
+
+
 @pytest.fixture
-def new_postgres_database(postgres_server: PostgresServer) -> Callable[[], str]:
-    """Make another empty database in the session's cluster; returns its URL."""
-    return lambda: postgres_server.create_database(f"test_{next(_numbers)}")
+def new_postgres_database(
+    postgres_server: PostgresServer, request: pytest.FixtureRequest
+) -> Callable[[], str]:
+    """Make another database in the session's cluster (at the head, or empty for a test
+    marked ``empty_database``); returns its URL."""
+    template = None
+    if request.node.get_closest_marker("empty_database") is None:
+        template = str(request.getfixturevalue("postgres_template_at_head"))
+    return lambda: postgres_server.create_database(f"test_{next(_numbers)}", template=template)
 
 
 def database_backends() -> list[object]:

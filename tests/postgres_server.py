@@ -105,13 +105,14 @@ class PostgresServer:
     def url_for(self, database: str) -> str:
         return f"postgresql+asyncpg://{USER}@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, name: str) -> str:
-        """Create an empty database ``name`` and return its URL.
+    def create_database(self, name: str, *, template: str | None = None) -> str:
+        """Create database ``name`` (empty, or a copy of ``template``) and return its URL.
 
         Callable from sync code and from inside a running event loop alike: the statement
         runs on its own loop in a worker thread."""
-        if not name.isidentifier():
-            raise ValueError(f"not a plain database name: {name!r}")
+        if not name.isidentifier() or not (template or "t").isidentifier():
+            raise ValueError(f"not a plain database name: {name!r} / {template!r}")
+        copy = f' TEMPLATE "{template}"' if template else ""
 
         async def create() -> None:
             connection = await asyncpg.connect(
@@ -119,7 +120,7 @@ class PostgresServer:
             )
             try:
                 # FILE_COPY: one checkpoint, cheap without fsync, instead of WAL-logging a copy.
-                await connection.execute(f'CREATE DATABASE "{name}" STRATEGY FILE_COPY')
+                await connection.execute(f'CREATE DATABASE "{name}"{copy} STRATEGY FILE_COPY')
             finally:
                 await connection.close()
 

@@ -29,6 +29,9 @@ from storage import (
 from storage.models import Base
 from tests.storage.audit_v1 import write_v1_log
 
+# These tests migrate, and watch databases being migrated: theirs start empty.
+pytestmark = pytest.mark.empty_database
+
 
 @contextlib.contextmanager
 def _raw(path: Path) -> Iterator[sqlite3.Connection]:
