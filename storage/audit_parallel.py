@@ -16,21 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import os
-import sqlite3
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from storage.audit_checkpoint import Checkpoint
-from storage.audit_key import AuditKey, Keyring
-from storage.audit_walk import COLUMNS, Walker
+from storage.audit_key import Keyring
+from storage.audit_walk import Walker
 
 _ROOT = str(Path(__file__).resolve().parents[1])
-_ROOT = str(Path(__file__).resolve().parents[1])
+# Run as a script, not ``-m storage…``: importing the storage package takes most of a second.
+_WORKER = str(Path(__file__).resolve().with_name("audit_fast.py"))
 #: Smaller logs verify in well under a second: not worth starting a process for.
 PARALLEL_MIN_ROWS = 200_000
 
@@ -71,7 +70,7 @@ def join(walker: Walker, far: FarHalf | None) -> bool:
 class FarWalk:
     """The worker process walking rows ``first``…``last`` of the file at ``path``.
 
-    A plain ``python -m storage.audit_parallel`` child, told its task as JSON on standard input
+    A plain ``python -P storage/audit_fast.py`` child, told its task as JSON on standard input
     and answering as JSON on standard output: unlike multiprocessing, it never re-imports the
     program that called verify."""
 
@@ -86,23 +85,20 @@ class FarWalk:
         last: int,
         keyring: Keyring | None,
         checkpoints: Iterable[Checkpoint],
-        batch_size: int,
     ) -> FarWalk:
-        secrets: list[str] = []
-        if keyring is not None:
-            keys = (keyring.current, *keyring.previous)
-            secrets = [key.secret.hex() for key in keys]
+        keys = [] if keyring is None else [keyring.current, *keyring.previous]
         task = {
-            "path": str(path), "first": first, "last": last, "secrets": secrets,
+            "path": str(path), "first": first, "last": last,
+            "keys": [[key.key_id, key.secret.hex()] for key in keys],
             "checkpoints": [
                 [p.seq, p.hash, p.mac, p.at] for p in checkpoints if first <= p.seq <= last
             ],
-            "batch_size": batch_size,
         }  # fmt: skip
+        # Only an unusual row makes the worker load the storage package: the same as this one.
         search = os.pathsep.join([_ROOT, os.environ.get("PYTHONPATH", "")])
-        env = {**os.environ, "PYTHONPATH": search}  # the same storage package as this one
+        env = {**os.environ, "PYTHONPATH": search}
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "storage.audit_parallel",
+            sys.executable, "-P", _WORKER,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL, env=env,
         )  # fmt: skip
@@ -128,54 +124,3 @@ class FarWalk:
             with contextlib.suppress(ProcessLookupError):
                 self._process.kill()
             await self._process.wait()
-
-
-def main() -> int:
-    task = json.load(sys.stdin)
-    far = walk_far_half(
-        task["path"], task["first"], task["last"],
-        [bytes.fromhex(secret) for secret in task["secrets"]],
-        [Checkpoint(*point) for point in task["checkpoints"]],
-        task["batch_size"],
-    )  # fmt: skip
-    json.dump(dataclasses.asdict(far), sys.stdout)
-    return 0
-
-
-def walk_far_half(
-    path: str,
-    first: int,
-    last: int,
-    secrets: list[bytes] | None,
-    checkpoints: list[Checkpoint],
-    batch_size: int,
-) -> FarHalf:
-    keyring = None
-    if secrets:
-        keys = [AuditKey(secret) for secret in secrets]
-        keyring = Keyring(keys[0], keys[1:])
-    names = ", ".join(column.key for column in COLUMNS)
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        conn.execute("BEGIN")  # one snapshot for the whole half
-        start = conn.execute(
-            "SELECT prev_hash, chain_version FROM audit_events WHERE seq = ?", (first,)
-        ).fetchone()
-        if start is None:
-            return FarHalf(False, first)
-        walker = Walker(keyring, checkpoints)
-        walker.last_seq, walker.last_hash = first - 1, start[0]
-        cursor = conn.execute(
-            f"SELECT {names} FROM audit_events WHERE seq >= ? AND seq <= ? ORDER BY seq",
-            (first, last),
-        )
-        while rows := cursor.fetchmany(batch_size):
-            if walker.walk(rows) is not None:
-                return FarHalf(False, first)
-    return FarHalf(
-        True, first, start[0], start[1], walker.checked, walker.keyed, walker.plain_only,
-        walker.version, walker.last_seq, walker.last_hash, walker.last_mac,
-    )  # fmt: skip
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
