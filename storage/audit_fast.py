@@ -20,6 +20,8 @@ from __future__ import annotations
 import gc
 import hashlib
 import hmac
+import itertools
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
@@ -130,83 +132,133 @@ def no_gc() -> Iterator[None]:
 
 
 # -- the worker process (``python -P storage/audit_fast.py``, task as JSON on stdin) ---------
-def far_half(task: Mapping[str, Any]) -> dict[str, Any]:
-    """Walk rows ``first``…``last`` of the SQLite file ``path`` on one snapshot of their own;
-    ``audit_parallel.FarHalf``'s fields as a dict."""
+_FAR_ROWS = (
+    f"SELECT {', '.join(CHAIN_COLUMNS)} FROM audit_events"
+    " WHERE seq >= {first} AND seq <= {last} ORDER BY seq"
+)
+_FAR_START = "SELECT prev_hash, chain_version FROM audit_events WHERE seq = {first}"
+
+
+class HalfWalk:
+    """Rows ``first``… fed in seq order, fast while they fit and carefully (``audit_walk``,
+    loaded only then) from the first row that does not; ``audit_parallel.FarHalf``'s fields."""
+
+    def __init__(self, task: Mapping[str, Any], start: Sequence[Any]) -> None:
+        self._task = task
+        self._first = int(task["first"])
+        self._start = start
+        keys = {key_id: mac_states(bytes.fromhex(secret)) for key_id, secret in task["keys"]}
+        self._keys = keys or None
+        self._points: dict[int, list[tuple[str, str | None]]] = {}
+        for seq, hash_, mac, _ in task["checkpoints"]:
+            self._points.setdefault(seq, []).append((hash_, mac))
+        self._tip = Tip(self._first - 1, start[0], None)
+        self._fast = start[1] == 2
+        self._walker: Any = None
+        self.clean = True
+
+    def feed(self, rows: Iterable[Sequence[Any]]) -> bool:
+        """Walk ``rows``; False once a bad row was found (stop feeding then)."""
+        remaining = iter(rows)
+        if self._fast:
+            self._tip, stop = walk_v2(remaining, self._tip, self._keys, self._points)
+            if stop is None:
+                return True
+            self._fast = False
+            remaining = itertools.chain([stop], remaining)
+        if self._walker is None:
+            self._walker = self._careful()
+        self.clean = self._walker.walk(remaining) is None
+        return self.clean
+
+    def _careful(self) -> Any:
+        from storage.audit_checkpoint import Checkpoint
+        from storage.audit_key import AuditKey, Keyring
+        from storage.audit_walk import Walker
+
+        keyring = None
+        if self._task["keys"]:
+            keys = [AuditKey(bytes.fromhex(secret)) for _, secret in self._task["keys"]]
+            keyring = Keyring(keys[0], keys[1:])
+        walker = Walker(keyring, [Checkpoint(*point) for point in self._task["checkpoints"]])
+        walker.last_seq, walker.last_hash, walker.last_mac = self._tip
+        passed = self._tip.seq - self._first + 1
+        if passed:  # the rows the fast loop passed: all encoding 2, all keyed with keys
+            walker.version, walker.checked = 2, passed
+            walker.keyed = passed if keyring is not None else 0
+        return walker
+
+    def result(self) -> dict[str, Any]:
+        if not self.clean:
+            return {"clean": False, "first": self._first}
+        if self._walker is not None:
+            w = self._walker
+            counts = (w.checked, w.keyed, w.plain_only, w.version)
+            tip = Tip(w.last_seq, w.last_hash, w.last_mac)
+        else:
+            passed = self._tip.seq - self._first + 1
+            counts, tip = (passed, passed if self._keys else 0, 0, 2), self._tip
+        checked, keyed, plain_only, version = counts
+        return {
+            "clean": True, "first": self._first, "start_prev_hash": self._start[0],
+            "first_version": self._start[1], "checked": checked, "keyed": keyed,
+            "plain_only": plain_only, "version": version, "last_seq": tip.seq,
+            "last_hash": tip.hash, "last_mac": tip.mac,
+        }  # fmt: skip
+
+
+def far_half_sqlite(task: Mapping[str, Any]) -> dict[str, Any]:
+    """Rows ``first``…``last`` of the SQLite file ``path``, on one snapshot of their own."""
     import contextlib
     import sqlite3
 
     first, last = int(task["first"]), int(task["last"])
-    keys = {key_id: mac_states(bytes.fromhex(secret)) for key_id, secret in task["keys"]}
-    points: dict[int, list[tuple[str, str | None]]] = {}
-    for seq, hash_, mac, _ in task["checkpoints"]:
-        points.setdefault(seq, []).append((hash_, mac))
-    with contextlib.closing(sqlite3.connect(task["path"])) as conn, no_gc():
+    with contextlib.closing(sqlite3.connect(task["path"])) as conn:
         conn.execute("PRAGMA query_only = 1")
         conn.execute("BEGIN")  # one snapshot for the whole half
-        start = conn.execute(
-            "SELECT prev_hash, chain_version FROM audit_events WHERE seq = ?", (first,)
-        ).fetchone()
+        start = conn.execute(_FAR_START.format(first=first)).fetchone()
         if start is None:
             return {"clean": False, "first": first}
-        rows = conn.execute(
-            f"SELECT {', '.join(CHAIN_COLUMNS)} FROM audit_events"
-            " WHERE seq >= ? AND seq <= ? ORDER BY seq",
-            (first, last),
-        )
-        tip, stop = Tip(first - 1, start[0], None), None
-        if start[1] == 2:
-            tip, stop = walk_v2(rows, tip, keys or None, points)
-            if stop is None:
-                passed = tip.seq - first + 1
-                return {
-                    "clean": True, "first": first, "start_prev_hash": start[0],
-                    "first_version": 2, "checked": passed, "keyed": passed if keys else 0,
-                    "plain_only": 0, "version": 2, "last_seq": tip.seq, "last_hash": tip.hash,
-                    "last_mac": tip.mac,
-                }  # fmt: skip
-        # A row the fast loop leaves to the careful check: only now load the storage package.
-        return _careful_rest(task, tip, stop, rows, start)
+        walk = HalfWalk(task, start)
+        walk.feed(conn.execute(_FAR_ROWS.format(first=first, last=last)))
+        return walk.result()
 
 
-def _careful_rest(
-    task: Mapping[str, Any],
-    tip: Tip,
-    stop: Sequence[Any] | None,
-    rows: Iterator[Sequence[Any]],
-    start: Sequence[Any],
-) -> dict[str, Any]:
-    from storage.audit_checkpoint import Checkpoint
-    from storage.audit_key import AuditKey, Keyring
-    from storage.audit_walk import Walker
+async def far_half_postgres(task: Mapping[str, Any]) -> dict[str, Any]:
+    """Rows ``first``…``last`` on the snapshot the verifying transaction exported."""
+    import asyncpg  # type: ignore[import-untyped]
 
-    first = int(task["first"])
-    keyring = None
-    if task["keys"]:
-        keys = [AuditKey(bytes.fromhex(secret)) for _, secret in task["keys"]]
-        keyring = Keyring(keys[0], keys[1:])
-    walker = Walker(keyring, [Checkpoint(*point) for point in task["checkpoints"]])
-    walker.last_seq, walker.last_hash, walker.last_mac = tip
-    passed = tip.seq - first + 1
-    if passed:  # rows the fast loop passed: all of encoding 2, all keyed when there are keys
-        walker.version, walker.checked = 2, passed
-        walker.keyed = passed if keyring is not None else 0
-    for part in ([stop] if stop is not None else [], rows):
-        if walker.walk(part) is not None:
-            return {"clean": False, "first": first}
-    return {
-        "clean": True, "first": first, "start_prev_hash": start[0], "first_version": start[1],
-        "checked": walker.checked, "keyed": walker.keyed, "plain_only": walker.plain_only,
-        "version": walker.version, "last_seq": walker.last_seq, "last_hash": walker.last_hash,
-        "last_mac": walker.last_mac,
-    }  # fmt: skip
+    first, last, snapshot = int(task["first"]), int(task["last"]), str(task["snapshot"])
+    if not re.fullmatch(r"[0-9A-Fa-f-]+", snapshot):
+        return {"clean": False, "first": first}
+    conn = await asyncpg.connect(**{"timeout": 30, **task["connect"]})
+    try:
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            await conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            start = await conn.fetchrow(_FAR_START.format(first=first))
+            if start is None:
+                return {"clean": False, "first": first}
+            walk = HalfWalk(task, tuple(start))
+            cursor = await conn.cursor(_FAR_ROWS.format(first=first, last=last))
+            while (rows := await cursor.fetch(task.get("batch", 10_000))) and walk.feed(rows):
+                pass
+            return walk.result()
+    finally:
+        await conn.close()
 
 
 def main() -> int:
+    import asyncio
     import json
     import sys
 
-    json.dump(far_half(json.load(sys.stdin)), sys.stdout)
+    task = json.load(sys.stdin)
+    with no_gc():
+        if "snapshot" in task:
+            found = asyncio.run(far_half_postgres(task))
+        else:
+            found = far_half_sqlite(task)
+    json.dump(found, sys.stdout)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Verify the second half of a large SQLite audit log in a second process, on the second core.
+"""Verify the second half of a large audit log in a second process, on the second core.
 
 Each row's hash depends only on its own fields and its stored ``prev_hash``, so the rows after
 row ``k`` can be walked on their own, starting from row ``k + 1``'s stored ``prev_hash``, while
@@ -7,10 +7,13 @@ and fits onto the near half as the serial walk would have it: row ``k + 1`` foll
 and links to its hash, its encoding is not older, and no unkeyed row follows a keyed one. In
 every other case (a bad row, a doubt at the seam, a worker that could not start) the far half
 is walked again here, serially, so the answer, and each problem's wording, are exactly the
-serial walk's. The worker opens the file itself: its snapshot is a later one than this
-process's, which only matters for rows rewritten while verify runs, and those are reported
-by the serial walk of the far half either way when they do not fit.
-"""
+serial walk's.
+
+The worker (``audit_fast``, run as a script) opens the database itself. On PostgreSQL it reads
+the very snapshot of this process's transaction (``pg_export_snapshot``). A SQLite file gives
+it a snapshot of its own, a later one, which only matters for rows rewritten while verify
+runs, and those are reported by the serial walk of the far half either way when they do not
+fit."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from storage.audit_checkpoint import Checkpoint
 from storage.audit_key import Keyring
@@ -80,15 +84,18 @@ class FarWalk:
     @classmethod
     async def start(
         cls,
-        path: Path,
+        source: dict[str, Any],
         first: int,
         last: int,
         keyring: Keyring | None,
         checkpoints: Iterable[Checkpoint],
     ) -> FarWalk:
+        """Start walking rows ``first``…``last`` of ``source``: ``{"path": file}`` for a
+        SQLite file, ``{"connect": asyncpg.connect's arguments, "snapshot": id}`` for the
+        snapshot a PostgreSQL transaction exported. Raises OSError when no process starts."""
         keys = [] if keyring is None else [keyring.current, *keyring.previous]
         task = {
-            "path": str(path), "first": first, "last": last,
+            **source, "first": first, "last": last,
             "keys": [[key.key_id, key.secret.hex()] for key in keys],
             "checkpoints": [
                 [p.seq, p.hash, p.mac, p.at] for p in checkpoints if first <= p.seq <= last

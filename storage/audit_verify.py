@@ -42,11 +42,14 @@ an unkeyed row after a keyed one, which the key fails.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.audit_checkpoint import Checkpoint
 from storage.audit_fast import no_gc
@@ -85,7 +88,7 @@ async def verify_chain(
     with no_gc():
         if path is not None:
             return await _verify_file(path, walker, keyring, points, parallel_min_rows)
-        return await _verify_session(db, walker, batch_size)
+        return await _verify_session(db, walker, keyring, points, batch_size, parallel_min_rows)
 
 
 async def _verify_file(
@@ -95,7 +98,8 @@ async def _verify_file(
     far: tuple[int, FarWalk] | None = None
     try:
         head = rows.head
-        far = await _far_walk(path, head.seq if head else 0, keyring, points, min_rows)
+        source = {"path": str(path)}
+        far = await _far_walk(source, head.seq if head else 0, keyring, points, min_rows)
         until = None if far is None else far[0] - 1
         if (bad := await asyncio.to_thread(rows.walk, walker, 0, until)) is not None:
             return bad
@@ -111,7 +115,15 @@ async def _verify_file(
     return walker.finish(head)
 
 
-async def _verify_session(db: Database, walker: Walker, batch_size: int) -> VerifyResult:
+async def _verify_session(
+    db: Database,
+    walker: Walker,
+    keyring: Keyring | None,
+    points: list[Checkpoint],
+    batch_size: int,
+    min_rows: int,
+) -> VerifyResult:
+    far: tuple[int, FarWalk] | None = None
     async with db.read() as session:
         if db.dialect == "postgresql":
             # One snapshot for the head and every batch, as SQLite WAL gives by default.
@@ -119,20 +131,54 @@ async def _verify_session(db: Database, walker: Walker, batch_size: int) -> Veri
         found = (
             await session.execute(select(*_HEAD_COLUMNS).where(AuditHeadRow.id == 1))
         ).one_or_none()
-        async for rows in stream_rows(session, COLUMNS, batch_size):
-            if (bad := walker.walk(rows)) is not None:
-                return bad
-    return walker.finish(None if found is None else Head(*found))
+        head = None if found is None else Head(*found)
+        try:
+            if (source := await _exported_snapshot(db, session, head, min_rows)) is not None:
+                far = await _far_walk(source, head.seq if head else 0, keyring, points, min_rows)
+            until = None if far is None else far[0] - 1
+            async for rows in stream_rows(session, COLUMNS, batch_size, until=until):
+                if (bad := walker.walk(rows)) is not None:
+                    return bad
+            if far is not None and not join(walker, await far[1].result()):
+                async for rows in stream_rows(session, COLUMNS, batch_size, after=far[0] - 1):
+                    if (bad := walker.walk(rows)) is not None:
+                        return bad
+        finally:
+            if far is not None:
+                await far[1].stop()
+    return walker.finish(head)
+
+
+async def _exported_snapshot(
+    db: Database, session: AsyncSession, head: Head | None, min_rows: int
+) -> dict[str, Any] | None:
+    """What a worker needs to read this transaction's snapshot on PostgreSQL through asyncpg,
+    when the log is large enough to split; else None."""
+    if db.dialect != "postgresql" or db.engine.dialect.driver != "asyncpg":
+        return None
+    if head is None or head.seq < max(min_rows, 2) or (os.cpu_count() or 1) < 2:
+        return None
+    _, connect = db.engine.dialect.create_connect_args(db.engine.url)
+    try:
+        json.dumps(connect)
+    except (TypeError, ValueError):  # an option only this process can hold: walk it all here
+        return None
+    snapshot = (await session.execute(text("SELECT pg_export_snapshot()"))).scalar_one()
+    return {"connect": connect, "snapshot": snapshot}
 
 
 async def _far_walk(
-    path: Path, rows: int, keyring: Keyring | None, points: list[Checkpoint], min_rows: int
+    source: dict[str, Any],
+    rows: int,
+    keyring: Keyring | None,
+    points: list[Checkpoint],
+    min_rows: int,
 ) -> tuple[int, FarWalk] | None:
     """The worker for the second half (and the first row it walks), when one is worth it."""
     if rows < max(min_rows, 2) or (os.cpu_count() or 1) < 2:
         return None
     first = rows // 2 + 1
     try:
-        return first, await FarWalk.start(path, first, rows, keyring, points)
+        return first, await FarWalk.start(source, first, rows, keyring, points)
     except OSError:  # no process could be started: walk it all here
         return None
