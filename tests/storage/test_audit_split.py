@@ -15,9 +15,10 @@ from sqlalchemy.engine import make_url
 
 from storage import AuditKey, Checkpoint, Keyring, Store
 from storage.audit_chain import hash_v1, hash_v2
-from storage.audit_parallel import FarWalk
+from storage.audit_parallel import FarHalf, FarWalk
 from storage.audit_result import VerifyResult
 from storage.audit_verify import verify_chain
+from storage.db import database_file
 from tests.postgres_server import needs_postgres
 
 KEY = AuditKey.from_text("k" * 32)
@@ -198,3 +199,29 @@ async def test_the_worker_reads_the_snapshot_verify_exported(new_postgres_databa
         )  # fmt: skip
         later = await verify_chain(store.db, keyring=Keyring(KEY), parallel_min_rows=2)
     assert (later.ok, later.first_bad_seq) == (False, 9)
+
+
+@pytest.mark.sqlite_only
+async def test_the_worker_walks_rows_it_cannot_pass_outright_carefully(keyed: Store) -> None:
+    """Rows of encoding 1 at the start of the far half: the worker loads the careful walk
+    for them and still answers (it does not fail over to the serial walk)."""
+    path = database_file(str(keyed.db.engine.url))
+    assert path is not None
+    await _rechain(keyed, lambda seq: 1 if seq <= 9 else 2)
+
+    async def far_half() -> FarHalf | None:
+        worker = await FarWalk.start({"path": str(path)}, 7, ROWS, Keyring(KEY), [])
+        try:
+            return await worker.result()
+        finally:
+            await worker.stop()
+
+    far = await far_half()
+    assert far is not None
+    assert (far.clean, far.first_version, far.version, far.checked, far.keyed) == (
+        True, 1, 2, 6, 6
+    )  # fmt: skip
+    await _sql(keyed, "UPDATE audit_events SET actor = 'mallory' WHERE seq = 11")
+    far = await far_half()
+    assert far is not None
+    assert not far.clean
