@@ -267,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"also verify with storage/ at this git commit (default {DEFAULT_REF}, the "
         "previous verify)",
     )  # fmt: skip
-    parser.add_argument("--no-baseline", dest="baseline", action="store_const", const=None)
+    parser.add_argument(
+        "--no-baseline", dest="baseline", action="store_const", const=None, help="no baseline"
+    )
     args = parser.parse_args(argv)
     if args.rows < len(WRITERS) * args.append_rows or args.append_rows < 1:
         parser.error("--rows must hold the appended rows; --append-rows must be >= 1")
