@@ -1,20 +1,24 @@
 """The audit log at scale, SQLite and PostgreSQL side by side in one run:
 
     python benchmarks/audit_scale_bench.py [--rows 1000000] [--append-rows 2000] [--no-postgres]
+                                           [--baseline REF | --no-baseline]
 
 1. Appends through the real ``AuditLog.append`` (durable on return, group-committed) by 1, 20
    and 200 concurrent writers, ``--append-rows`` rows each time.
 2. The log is then topped up to ``--rows`` keyed rows (chain encoding 2, a MAC per row, as a
    keyed deploybot writes them) with bulk inserts, and ``deploybot audit verify``'s walk is
    timed over all of them: the plain chain, and key + checkpoint. Target: 1 M rows in 5 s.
+   Beside each, the same verify with ``storage/`` as it was at ``--baseline`` (by default the
+   commit before verify read rows through the standard driver in one inlined loop), run in a
+   child process on the same database (``_verify_baseline``).
 3. ``/deploy history`` at that size: the query it makes (newest finished deployments of one
    environment, and of all), and on SQLite the whole command through the real bot over HTTP
    (signed slash command in, ephemeral answer out at its response_url).
 
 PostgreSQL is a throw-away cluster (``tests/postgres_server.py``); where it is not installed
 its column says "n/a" and why. Wall time on a shared machine depends on its load, so each
-verify line also shows the CPU seconds used (this process and its verify worker) and the
-load average.
+verify line also shows the CPU seconds used (this process and its verify worker, user + sys)
+and the load average.
 """
 
 from __future__ import annotations
@@ -25,24 +29,21 @@ import contextlib
 import dataclasses
 import os
 import resource
-import shutil
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 import storage
+from benchmarks._audit_log import ACTIONS, FINISHED, postgres, top_up
 from benchmarks._common import FullCollections, ms, percentile, timed_chunk
-from storage.audit_chain import CHAIN_VERSION, hash_v2
-from storage.models import AuditEventRow, AuditHeadRow
-from storage.timeutil import iso_utc
+from benchmarks._verify_baseline import DEFAULT_REF, BaselineUnavailable, verify_baseline
 
 WRITERS = (1, 20, 200)
 VERIFY_TARGET_S = 5.0
@@ -50,9 +51,6 @@ TARGET_ROWS = 1_000_000
 HISTORY_TARGET_S = 0.1  # the query; the command's answer adds Slack's round trips
 KEY_TEXT = "benchmark-audit-key-" + "k" * 32
 KEY = storage.AuditKey.from_text(KEY_TEXT)
-FINISHED = "deployment.finished"
-ACTIONS = ("azure.call", "health.verdict", "command.received", "approval.granted")
-_CHUNK = 20_000
 
 
 @dataclass
@@ -81,52 +79,6 @@ async def appends(store: storage.Store, writers: int, rows: int) -> float:
     return rows / (time.perf_counter() - started)
 
 
-# -- a million rows ----------------------------------------------------------------------------
-async def top_up(store: storage.Store, target: int, environments: list[str]) -> float:
-    """Bulk-insert correctly chained, keyed rows until the log holds ``target``; seconds taken.
-
-    Every 40th row is a finished deployment, spread over ``environments``, as /deploy history
-    reads them."""
-    started = time.perf_counter()
-    async with store.db.write() as session:
-        head = (await session.execute(select(AuditHeadRow.seq, AuditHeadRow.hash))).one()
-    seq, prev = head.seq, head.hash
-    at = iso_utc(store.db.now())
-    while seq < target:
-        batch = []
-        for n in range(seq + 1, min(target, seq + _CHUNK) + 1):
-            env = environments[n % len(environments)]
-            finished = n % 40 == 0
-            action = FINISHED if finished else ACTIONS[n % len(ACTIONS)]
-            details = (
-                f'{{"kind":"deploy","outcome":"succeeded","requested_by":"U0ALICE",'
-                f'"to_version":"v1.{n % 50}.0"}}'
-                if finished
-                else f'{{"n":{n},"version":"v1.{n % 50}.0"}}'
-            )
-            row_id, dep = f"bulk-{n}", f"d-{n // 25}"
-            digest = hash_v2(prev, n, row_id, at, "bulk", action, env, dep, details)
-            batch.append({
-                "seq": n, "id": row_id, "at": at, "actor": "bulk", "action": action,
-                "environment": env, "deployment_id": dep, "details": details,
-                "prev_hash": prev, "hash": digest, "key_id": KEY.key_id,
-                "mac": KEY.row_mac(digest), "chain_version": CHAIN_VERSION,
-            })  # fmt: skip
-            prev = digest
-        seq = batch[-1]["seq"]  # type: ignore[assignment]
-        async with store.db.write() as session:
-            await session.execute(insert(AuditEventRow), batch)
-            await session.execute(
-                update(AuditHeadRow)
-                .where(AuditHeadRow.id == 1)
-                .values(seq=seq, hash=prev, key_id=KEY.key_id, mac=KEY.head_mac(seq, prev))
-            )
-    async with store.db.write() as session:
-        conn = await session.connection()
-        await conn.exec_driver_sql("ANALYZE")
-    return time.perf_counter() - started
-
-
 async def verify(
     store: storage.Store, keyring: storage.Keyring | None, checkpoint: storage.Checkpoint | None
 ) -> tuple[storage.VerifyResult, float, float]:
@@ -137,6 +89,29 @@ async def verify(
         keyring=keyring, checkpoints=[checkpoint] if checkpoint else []
     )
     return result, time.perf_counter() - wall, _cpu() - cpu
+
+
+def verify_figure(rows: int, wall: float, cpu: float) -> str:
+    load = os.getloadavg()[0]
+    return f"{rows / wall:,.0f} rows/s, {wall:.2f} s (cpu {cpu:.2f} s, load {load:.1f})"
+
+
+async def baseline(
+    ref: str | None, url: str, rows: int, point: storage.Checkpoint
+) -> dict[str, str] | None:
+    """The verify figures of ``storage/`` at ``ref`` on this database, by measure."""
+    if ref is None:
+        return None
+    labels = {"plain": "verify, plain chain", "keyed": "verify, key + checkpoint"}
+    try:
+        found = await verify_baseline(ref, url, KEY_TEXT, (point.seq, point.hash, point.mac))
+    except BaselineUnavailable as error:
+        return dict.fromkeys(labels.values(), f"n/a ({error})")
+    figures = {}
+    for name, (ok, checked, wall, cpu) in found.items():
+        good = ok and checked == rows
+        figures[labels[name]] = verify_figure(rows, wall, cpu) if good else "failed to verify"
+    return figures
 
 
 def _cpu() -> float:
@@ -155,17 +130,23 @@ async def query_latency(run: Callable[[], Awaitable[object]], times: int = 50) -
 
 # -- one database ------------------------------------------------------------------------------
 async def measure(
-    column: Column, url: str, rows: int, append_rows: int, environments: list[str]
+    column: Column,
+    url: str,
+    rows: int,
+    append_rows: int,
+    environments: list[str],
+    baseline_ref: str | None,
 ) -> None:
     figures, verdicts = column.figures, column.verdicts
     async with storage.Store.open(url, audit_keys=storage.Keyring(KEY)) as store:
         for writers in WRITERS:
             rate = await appends(store, writers, append_rows)
             figures[f"append, {writers} writer(s)"] = f"{rate:,.0f} rows/s"
-        took = await top_up(store, rows, environments)
+        took = await top_up(store, KEY, rows, environments)
         figures[f"bulk top-up to {rows:,} rows"] = f"{took:.1f} s"
         last = (await store.audit.query(limit=1))[0]
         point = storage.Checkpoint(last.seq, last.hash, last.mac)
+        before = await baseline(baseline_ref, url, rows, point)
         for label, keyring, checkpoint in (
             ("verify, plain chain", None, None),
             ("verify, key + checkpoint", storage.Keyring(KEY), point),
@@ -173,12 +154,11 @@ async def measure(
             result, wall, cpu = await verify(store, keyring, checkpoint)
             if not result.ok or result.checked != rows:
                 raise SystemExit(f"{column.name}: verify failed: {result.problem}")
-            load = os.getloadavg()[0]
-            figures[label] = (
-                f"{rows / wall:,.0f} rows/s, {wall:.2f} s (cpu {cpu:.2f} s, load {load:.1f})"
-            )
+            figures[label] = verify_figure(rows, wall, cpu)
             if rows >= TARGET_ROWS:  # the target is for a million rows, not fewer
                 verdicts[label] = wall < VERIFY_TARGET_S
+            if before is not None:
+                figures[f"{label}, baseline {baseline_ref}"] = before[label]
         env = environments[0]
         for label, run in (
             (f"history query, {env} (p50/p99)", lambda: store.audit.query(
@@ -226,33 +206,12 @@ async def environments_of_the_bot() -> list[str]:
         return sorted(local_settings(world).config.environments)
 
 
-@contextlib.asynccontextmanager
-async def postgres(folder: Path) -> AsyncIterator[str | None]:
-    """A throw-away cluster's database URL, or None (and why, on stderr) where there is none."""
-    try:
-        from tests.postgres_server import BINDIR, SKIP_REASON, start_postgres
-    except ImportError as error:
-        print(f"PostgreSQL: n/a ({error})", file=sys.stderr)
-        yield None
-        return
-    if BINDIR is None:
-        print(f"PostgreSQL: n/a ({SKIP_REASON})", file=sys.stderr)
-        yield None
-        return
-    server = await asyncio.to_thread(start_postgres, folder)
-    try:
-        yield await asyncio.to_thread(server.create_database, "audit_scale")
-    finally:
-        await asyncio.to_thread(server.stop)
-        await asyncio.to_thread(shutil.rmtree, folder, True)  # a million rows: 1.7 GB
-
-
 async def run(args: argparse.Namespace) -> int:
     environments = await environments_of_the_bot()
     sqlite, pg = Column("SQLite"), Column("PostgreSQL")
     with tempfile.TemporaryDirectory(prefix="audit-scale-") as scratch:
         url = storage.default_database_url(Path(scratch))
-        await measure(sqlite, url, args.rows, args.append_rows, environments)
+        await measure(sqlite, url, args.rows, args.append_rows, environments, args.baseline)
         await history_command(sqlite, url, args.commands)
     if args.no_postgres:
         pg.missing = "skipped (--no-postgres)"
@@ -263,7 +222,9 @@ async def run(args: argparse.Namespace) -> int:
                 pg.missing = "PostgreSQL is not installed here"
             else:
                 try:
-                    await measure(pg, pg_url, args.rows, args.append_rows, environments)
+                    await measure(
+                        pg, pg_url, args.rows, args.append_rows, environments, args.baseline
+                    )
                 except (storage.StorageError, SQLAlchemyError, OSError) as error:
                     # Say so in the table rather than lose SQLite's figures with a traceback.
                     pg.missing = f"failed on PostgreSQL: {str(error).splitlines()[0]}"
@@ -301,6 +262,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--append-rows", type=int, default=2_000, help="rows per writer count")
     parser.add_argument("--commands", type=int, default=30, help="/deploy history commands")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument(
+        "--baseline", default=DEFAULT_REF, metavar="REF",
+        help=f"also verify with storage/ at this git commit (default {DEFAULT_REF}, the "
+        "previous verify)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-baseline", dest="baseline", action="store_const", const=None, help="no baseline"
+    )
     args = parser.parse_args(argv)
     if args.rows < len(WRITERS) * args.append_rows or args.append_rows < 1:
         parser.error("--rows must hold the appended rows; --append-rows must be >= 1")

@@ -19,17 +19,14 @@ key.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
+from storage.audit_fast import MacStates, mac_states
 from storage.errors import InvalidValueError
 
 MIN_KEY_LENGTH = 32
-_BLOCK = 64  # SHA-256's block size, in bytes
-_ROW = b"deploybot-audit-row:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +35,7 @@ class AuditKey:
     key_id: str = field(init=False)
     # HMAC (RFC 2104) from its two padded-key states, copied per message: verify MACs every
     # row, and two hashlib copies cost half of what hmac.HMAC.copy() does.
-    _inner: Any = field(init=False, repr=False, compare=False)
-    _outer: Any = field(init=False, repr=False, compare=False)
-    _inner_row: Any = field(init=False, repr=False, compare=False)
+    states: MacStates = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.secret) < MIN_KEY_LENGTH:
@@ -48,14 +43,7 @@ class AuditKey:
                 f"an audit key needs at least {MIN_KEY_LENGTH} bytes "
                 "(e.g. the output of `openssl rand -hex 32`)"
             )
-        block = self.secret if len(self.secret) <= _BLOCK else hashlib.sha256(self.secret).digest()
-        block = block.ljust(_BLOCK, b"\0")
-        inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
-        object.__setattr__(self, "_inner", inner)
-        object.__setattr__(self, "_outer", hashlib.sha256(bytes(b ^ 0x5C for b in block)))
-        inner_row = inner.copy()
-        inner_row.update(_ROW)
-        object.__setattr__(self, "_inner_row", inner_row)
+        object.__setattr__(self, "states", mac_states(self.secret))
         object.__setattr__(self, "key_id", self._mac(b"deploybot-audit-key-id")[:16])
 
     @classmethod
@@ -63,9 +51,9 @@ class AuditKey:
         return cls(text.encode("utf-8"))
 
     def row_mac(self, row_hash: str) -> str:
-        inner = self._inner_row.copy()
+        inner = self.states.inner_row.copy()
         inner.update(row_hash.encode("ascii"))
-        outer = self._outer.copy()
+        outer = self.states.outer.copy()
         outer.update(inner.digest())
         return str(outer.hexdigest())
 
@@ -73,9 +61,9 @@ class AuditKey:
         return self._mac(f"deploybot-audit-head:{seq}:{head_hash}".encode("ascii"))
 
     def _mac(self, message: bytes) -> str:
-        inner = self._inner.copy()
+        inner = self.states.inner.copy()
         inner.update(message)
-        outer = self._outer.copy()
+        outer = self.states.outer.copy()
         outer.update(inner.digest())
         return str(outer.hexdigest())
 
@@ -93,6 +81,10 @@ class Keyring:
     @property
     def key_ids(self) -> tuple[str, ...]:
         return tuple(self._by_id)
+
+    def mac_states(self) -> dict[str, MacStates]:
+        """Each key's HMAC states by key id, for the verify loop (``audit_fast``)."""
+        return {key_id: key.states for key_id, key in self._by_id.items()}
 
     @property
     def previous(self) -> tuple[AuditKey, ...]:

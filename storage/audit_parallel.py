@@ -1,4 +1,4 @@
-"""Verify the second half of a large SQLite audit log in a second process, on the second core.
+"""Verify the second half of a large audit log in a second process, on the second core.
 
 Each row's hash depends only on its own fields and its stored ``prev_hash``, so the rows after
 row ``k`` can be walked on their own, starting from row ``k + 1``'s stored ``prev_hash``, while
@@ -7,30 +7,33 @@ and fits onto the near half as the serial walk would have it: row ``k + 1`` foll
 and links to its hash, its encoding is not older, and no unkeyed row follows a keyed one. In
 every other case (a bad row, a doubt at the seam, a worker that could not start) the far half
 is walked again here, serially, so the answer, and each problem's wording, are exactly the
-serial walk's. The worker opens the file itself: its snapshot is a later one than this
-process's, which only matters for rows rewritten while verify runs, and those are reported
-by the serial walk of the far half either way when they do not fit.
-"""
+serial walk's.
+
+The worker (``audit_fast``, run as a script) opens the database itself. On PostgreSQL it reads
+the very snapshot of this process's transaction (``pg_export_snapshot``). A SQLite file gives
+it a snapshot of its own, a later one, which only matters for rows rewritten while verify
+runs, and those are reported by the serial walk of the far half either way when they do not
+fit."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import os
-import sqlite3
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from storage.audit_checkpoint import Checkpoint
-from storage.audit_key import AuditKey, Keyring
-from storage.audit_walk import COLUMNS, Walker
+from storage.audit_key import Keyring
+from storage.audit_walk import Walker
 
 _ROOT = str(Path(__file__).resolve().parents[1])
-_ROOT = str(Path(__file__).resolve().parents[1])
+# Run as a script, not ``-m storage…``: importing the storage package takes most of a second.
+_WORKER = str(Path(__file__).resolve().with_name("audit_fast.py"))
 #: Smaller logs verify in well under a second: not worth starting a process for.
 PARALLEL_MIN_ROWS = 200_000
 
@@ -71,7 +74,7 @@ def join(walker: Walker, far: FarHalf | None) -> bool:
 class FarWalk:
     """The worker process walking rows ``first``…``last`` of the file at ``path``.
 
-    A plain ``python -m storage.audit_parallel`` child, told its task as JSON on standard input
+    A plain ``python -P storage/audit_fast.py`` child, told its task as JSON on standard input
     and answering as JSON on standard output: unlike multiprocessing, it never re-imports the
     program that called verify."""
 
@@ -81,28 +84,28 @@ class FarWalk:
     @classmethod
     async def start(
         cls,
-        path: Path,
+        source: dict[str, Any],
         first: int,
         last: int,
         keyring: Keyring | None,
         checkpoints: Iterable[Checkpoint],
-        batch_size: int,
     ) -> FarWalk:
-        secrets: list[str] = []
-        if keyring is not None:
-            keys = (keyring.current, *keyring.previous)
-            secrets = [key.secret.hex() for key in keys]
+        """Start walking rows ``first``…``last`` of ``source``: ``{"path": file}`` for a
+        SQLite file, ``{"connect": asyncpg.connect's arguments, "snapshot": id}`` for the
+        snapshot a PostgreSQL transaction exported. Raises OSError when no process starts."""
+        keys = [] if keyring is None else [keyring.current, *keyring.previous]
         task = {
-            "path": str(path), "first": first, "last": last, "secrets": secrets,
+            **source, "first": first, "last": last,
+            "keys": [[key.key_id, key.secret.hex()] for key in keys],
             "checkpoints": [
                 [p.seq, p.hash, p.mac, p.at] for p in checkpoints if first <= p.seq <= last
             ],
-            "batch_size": batch_size,
         }  # fmt: skip
+        # Only an unusual row makes the worker load the storage package: the same as this one.
         search = os.pathsep.join([_ROOT, os.environ.get("PYTHONPATH", "")])
-        env = {**os.environ, "PYTHONPATH": search}  # the same storage package as this one
+        env = {**os.environ, "PYTHONPATH": search}
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "storage.audit_parallel",
+            sys.executable, "-P", _WORKER,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL, env=env,
         )  # fmt: skip
@@ -128,54 +131,3 @@ class FarWalk:
             with contextlib.suppress(ProcessLookupError):
                 self._process.kill()
             await self._process.wait()
-
-
-def main() -> int:
-    task = json.load(sys.stdin)
-    far = walk_far_half(
-        task["path"], task["first"], task["last"],
-        [bytes.fromhex(secret) for secret in task["secrets"]],
-        [Checkpoint(*point) for point in task["checkpoints"]],
-        task["batch_size"],
-    )  # fmt: skip
-    json.dump(dataclasses.asdict(far), sys.stdout)
-    return 0
-
-
-def walk_far_half(
-    path: str,
-    first: int,
-    last: int,
-    secrets: list[bytes] | None,
-    checkpoints: list[Checkpoint],
-    batch_size: int,
-) -> FarHalf:
-    keyring = None
-    if secrets:
-        keys = [AuditKey(secret) for secret in secrets]
-        keyring = Keyring(keys[0], keys[1:])
-    names = ", ".join(column.key for column in COLUMNS)
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        conn.execute("BEGIN")  # one snapshot for the whole half
-        start = conn.execute(
-            "SELECT prev_hash, chain_version FROM audit_events WHERE seq = ?", (first,)
-        ).fetchone()
-        if start is None:
-            return FarHalf(False, first)
-        walker = Walker(keyring, checkpoints)
-        walker.last_seq, walker.last_hash = first - 1, start[0]
-        cursor = conn.execute(
-            f"SELECT {names} FROM audit_events WHERE seq >= ? AND seq <= ? ORDER BY seq",
-            (first, last),
-        )
-        while rows := cursor.fetchmany(batch_size):
-            if walker.walk(rows) is not None:
-                return FarHalf(False, first)
-    return FarHalf(
-        True, first, start[0], start[1], walker.checked, walker.keyed, walker.plain_only,
-        walker.version, walker.last_seq, walker.last_hash, walker.last_mac,
-    )  # fmt: skip
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -3,8 +3,9 @@ transaction (so on the same snapshot as anything else it read).
 
 A million rows must go by in seconds, so on SQLite this reads through the driver's own cursor
 (aiosqlite), skipping SQLAlchemy's result rows, and asks for the next batch before handing out
-the current one: the driver's thread fetches while the caller hashes. Other databases stream
-through SQLAlchemy's server-side cursor (``yield_per``).
+the current one: the driver's thread fetches while the caller hashes. On PostgreSQL through
+asyncpg it reads batches from asyncpg's own cursor (records, not SQLAlchemy rows: a third of
+the time); other drivers stream through SQLAlchemy's server-side cursor (``yield_per``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,19 @@ async def stream_rows(
         last = 2**63 - 1 if until is None else until  # SQLite's largest integer
         async for batch in _prefetched(raw.driver_connection, sql, (after, last), batch_size):
             yield batch
+        return
+    if connection.dialect.driver == "asyncpg":
+        raw = await connection.get_raw_connection()
+        names = ", ".join(column.key for column in columns)
+        # seq is a 32-bit INTEGER on PostgreSQL: no sentinel bound
+        bound = "" if until is None else f" AND seq <= {int(until)}"
+        sql = f"SELECT {names} FROM {_TABLE} WHERE seq > {int(after)}{bound} ORDER BY seq"
+        # Inside the session's transaction, so on its snapshot.
+        driver = raw.driver_connection
+        assert driver is not None
+        cursor = await driver.cursor(sql)
+        while rows := await cursor.fetch(batch_size):
+            yield rows
         return
     query = select(*columns).where(AuditEventRow.seq > after)
     if until is not None:  # seq is a 32-bit INTEGER on PostgreSQL: no sentinel bound

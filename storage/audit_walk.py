@@ -9,13 +9,12 @@ rules; so the fast loop only ever decides the common case, and identically.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
-
-from sqlalchemy import Row
 
 from storage.audit_chain import CHAIN_VERSIONS, ChainFields, row_hash
 from storage.audit_checkpoint import Checkpoint
+from storage.audit_fast import CHAIN_COLUMNS, Tip, walk_v2
 from storage.audit_key import AuditKey, Keyring, same
 from storage.audit_result import VerifyResult
 from storage.models import GENESIS_HASH, AuditEventRow
@@ -39,7 +38,17 @@ class ChainRow(NamedTuple):
     chain_version: Any
 
 
-COLUMNS = tuple(AuditEventRow.__table__.c[name] for name in ChainRow._fields)
+class Head(NamedTuple):
+    """The audit head row as the walk reads it."""
+
+    seq: Any
+    hash: Any
+    key_id: Any
+    mac: Any
+
+
+assert ChainRow._fields == CHAIN_COLUMNS
+COLUMNS = tuple(AuditEventRow.__table__.c[name] for name in CHAIN_COLUMNS)
 
 
 def _no_encoding(*_: Any) -> str:
@@ -63,9 +72,32 @@ class Walker:
         self.checkpoints = sum(len(points) for points in self.expected.values())
         #: The encoding of the rows so far; a row may move to a newer one, never back.
         self.version = 0
+        self._mac_keys = None if keyring is None else keyring.mac_states()
+        self._points = {
+            seq: [(point.hash, point.mac) for point in points]
+            for seq, points in self.expected.items()
+        }
 
-    def walk(self, rows: Sequence[Sequence[Any]]) -> VerifyResult | None:
+    def walk(self, rows: Iterable[Sequence[Any]]) -> VerifyResult | None:
         """Check ``rows`` (the next rows in seq order); the first bad one's result, or None."""
+        remaining = iter(rows)
+        while True:
+            if self.version == 2:
+                tip, row = walk_v2(remaining, self._tip(), self._mac_keys, self._points)
+                self._passed(tip.seq - self.last_seq, *tip)
+            else:
+                row = self._walk_any(remaining)
+            if row is None:
+                return None
+            if (bad := self.check(ChainRow._make(row))) is not None:
+                return bad
+
+    def _tip(self) -> Tip:
+        return Tip(self.last_seq, self.last_hash, self.last_mac)
+
+    def _walk_any(self, rows: Iterator[Sequence[Any]]) -> Sequence[Any] | None:
+        """The fast loop for rows of any encoding (an older log's); the first row it cannot
+        pass outright, or None."""
         last_seq, last_hash, last_mac = self.last_seq, self.last_hash, self.last_mac
         keyring, expected, version = self.keyring, self.expected, self.version
         encode = CHAIN_VERSIONS.get(version, _no_encoding)
@@ -88,17 +120,11 @@ class Walker:
                     ok = key is not None and mac is not None and same(key.row_mac(digest), mac)
             except (TypeError, ValueError):  # a tampered value of an impossible type
                 ok = False
-            if ok:
-                last_seq, last_hash, last_mac = seq, digest, mac
-                passed += 1
-                continue
-            self._passed(passed, last_seq, last_hash, last_mac)
-            passed = 0
-            if (bad := self.check(ChainRow._make(row))) is not None:
-                return bad
-            last_seq, last_hash, last_mac = self.last_seq, self.last_hash, self.last_mac
-            version = self.version
-            encode = CHAIN_VERSIONS.get(version, _no_encoding)
+            if not ok:
+                self._passed(passed, last_seq, last_hash, last_mac)
+                return row
+            last_seq, last_hash, last_mac = seq, digest, mac
+            passed += 1
         self._passed(passed, last_seq, last_hash, last_mac)
         return None
 
@@ -189,7 +215,7 @@ class Walker:
                 )
         return None
 
-    def finish(self, head: Row[Any] | None) -> VerifyResult:
+    def finish(self, head: Head | None) -> VerifyResult:
         if head is None:
             return self._bad(None, "the audit head row is missing (deleted?)")
         if head.seq > self.last_seq:
@@ -221,7 +247,7 @@ class Walker:
             return bad
         return self._result(True, None, None)
 
-    def _check_head_mac(self, head: Row[Any]) -> VerifyResult | None:
+    def _check_head_mac(self, head: Head) -> VerifyResult | None:
         assert self.keyring is not None
         if head.mac is None:
             if self.last_mac is not None:

@@ -72,7 +72,7 @@ async def test_a_clean_far_half_is_walked_by_the_worker_and_joined(
     keyed_log: tuple[Path, Checkpoint],
 ) -> None:
     path, point = keyed_log
-    worker = await FarWalk.start(path, 6, 10, Keyring(KEY), [point], batch_size=2)
+    worker = await FarWalk.start({"path": str(path)}, 6, 10, Keyring(KEY), [point])
     far = await worker.result()
     await worker.stop()
     assert far is not None
