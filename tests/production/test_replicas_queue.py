@@ -289,3 +289,68 @@ async def test_the_line_keeps_its_order_across_replicas_and_a_cancel_on_either_m
         for d in ids[2:]:
             steps = started_steps(events, d)
             assert steps and set(steps.values()) == {1}, (d, steps)
+
+
+async def test_a_lock_left_by_a_replica_that_stopped_half_way_does_not_hold_up_the_line(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Two halves of a step a replica may not finish: taking the lock for the next request
+    and starting its job; finishing a job and releasing its lock. The test writes the first
+    half into the database, as a replica that died (or lost the database) in between leaves
+    it; the other replica's lease keeper must carry it on once the lock is a lease old."""
+    lease_s = 10.0  # time for the clicks of the second half before the keeper looks
+    async with two_replicas(tmp_path, database_url, lease_s=lease_s) as (running, a, b, b_ready):
+        slack, sandbox = running.slack, running.sandbox
+        await b_ready
+        on(slack, a)
+        await answer(slack, ALICE, "/deploy lock prod migrating the database", "is locked")
+        on(slack, b)
+        x, said = await queue_it(slack, ALICE, "v1.3.0")
+        assert "1st in line" in said, said
+        await approve_twice(slack, x, a, b, "1st in line")
+        await slack.wait_for(lambda: state_line(x) == "Queued", timeout=SLOW)
+        x_id = deployment_id(x)
+
+        # A takes `/deploy unlock prod`, releases the manual lock, takes the lock to start
+        # x, and dies before starting it.
+        a.kill()
+        on(slack, b)
+        async with Store.open(database_url) as store:
+            await store.locks.release("prod", kind="manual")
+            await store.audit.append(ALICE, "lock.released", environment="prod")
+            await store.locks.acquire(
+                "prod", ALICE, kind="job", deployment_id=x_id, reason="deploy v1.3.0"
+            )
+        await slack.wait_for(lambda: state_line(x) == "Succeeded", timeout=lease_s + 120)
+        assert "In line" not in x.plain()
+
+        # B finishes x but never releases its lock (the database went away in between).
+        await answer(slack, ALICE, "/deploy prod v1.4.0", "needs 2 approval")
+        y = await slack.wait_for(lambda: slack.card("`v1.4.0`"), timeout=SLOW)
+        async with Store.open(database_url) as store:
+            await store.locks.acquire(
+                "prod", ALICE, kind="job", deployment_id=x_id, reason="deploy v1.3.0"
+            )
+        await approve_twice(slack, y, b, b, "1st in line")  # prod looks busy: y waits
+        await slack.wait_for(lambda: state_line(y) == "Succeeded", timeout=lease_s + 120)
+
+        assert await sandbox.served_versions("prod") == {"v1.4.0"}
+        code, out = await running.audit_verify()
+        assert code == 0, out
+        async with Store.open(database_url) as store:
+            events = await store.audit.query(newest_first=False)
+            lock = await store.locks.get("prod")
+        assert lock is None
+        released = [e for e in events if e.action == "lock.released" and e.actor != ALICE]
+        assert [(e.deployment_id, e.details["holder"]) for e in released] == [(x_id, ALICE)]
+        assert "its job is succeeded" in released[0].details["reason"]
+        y_id = deployment_id(y)
+        for d in (x_id, y_id):
+            steps = started_steps(events, d)
+            assert steps and set(steps.values()) == {1}, (d, steps)
+        finished = {
+            e.deployment_id: e.details["outcome"]
+            for e in events
+            if e.action == "deployment.finished"
+        }
+        assert finished == {x_id: "succeeded", y_id: "succeeded"}
