@@ -19,7 +19,7 @@ from commands.queueing import IN_LINE, start_context
 from commands.request_checks import cannot_run
 from commands.results import LockInfo, Refused
 from commands.runner import Runner
-from storage import DeploymentKind, Lock
+from storage import DeploymentKind, Lock, LockHeld
 from storage.timeutil import iso_utc
 
 # A second request for the same version while one of these is on its way is that request.
@@ -82,27 +82,48 @@ class Creation:
                 )
         if refuse_busy:
             return await self._busy(actor, env, kind, held)
+        new_id = self.new_id()
+        # It starts at once, so it takes the lock now: of requests made at the same moment (on
+        # any replica) one starts and the others hear that the environment is busy, rather
+        # than all passing the check above and lining up behind the first.
+        starts_now = not required and not queue
+        if starts_now:
+            lock = await store.locks.acquire(
+                env.name, actor, kind="job", deployment_id=new_id, reason=f"{kind} {version}"
+            )
+            if isinstance(lock, LockHeld):
+                retried = await store.deployments.get_by_idempotency_key(key) if key else None
+                if retried is not None:  # a Slack retry reached another replica meanwhile
+                    return started(retried, existing_row=True)
+                return await self._busy(actor, env, kind, lock.current)
         now = self.tools.clock()
         if queue:
             flags = {**flags, IN_LINE: iso_utc(now)}
-        deployment, created = await store.deployments.create_once(
-            id=self.new_id(),
-            kind=kind,
-            environment=env.name,
-            version=version,
-            strategy=strategy,
-            requested_by=actor,
-            from_version=state.live_version,
-            reason=reason,
-            state="pending_approval" if required else "queued",
-            steps=plan_steps(kind, env.hooks),
-            flags=flags,
-            approvals_required=required,
-            context=start_context(kind, state),
-            idempotency_key=key,
-            expires_at=policy.expires_at(env, now) if required else None,
-            unless_in=ON_ITS_WAY if kind in ("deploy", "canary") else (),
-        )
+        try:
+            deployment, created = await store.deployments.create_once(
+                id=new_id,
+                kind=kind,
+                environment=env.name,
+                version=version,
+                strategy=strategy,
+                requested_by=actor,
+                from_version=state.live_version,
+                reason=reason,
+                state="pending_approval" if required else "queued",
+                steps=plan_steps(kind, env.hooks),
+                flags=flags,
+                approvals_required=required,
+                context=start_context(kind, state),
+                idempotency_key=key,
+                expires_at=policy.expires_at(env, now) if required else None,
+                unless_in=ON_ITS_WAY if kind in ("deploy", "canary") else (),
+            )
+        except BaseException:
+            if starts_now:
+                await store.locks.release(env.name, deployment_id=new_id)
+            raise
+        if not created and starts_now:  # the one found holds what it holds
+            await store.locks.release(env.name, deployment_id=new_id)
         if not created and deployment.idempotency_key != key:
             await audit(
                 self.tools,
@@ -114,7 +135,7 @@ class Creation:
                 deployment=deployment.id,
             )
             return replace(started(deployment, existing_row=True), already=deployment.state)
-        if not created:
+        if not created:  # asked for before (a Slack retry)
             return started(deployment, existing_row=True)
         d = deployment
         if flags.get("override"):

@@ -8,6 +8,13 @@ longer than a lease, and requests whose approval window closed while their repli
 gone. Those are carried on through ``Runner.resume``, the recovery a restart runs. An
 approved request waiting in line is started when its environment's lock is free: the
 replica that freed it may have died before starting the next.
+
+A job's lock that no job will release is dealt with too, once it is older than a lease: one
+held by an approved request whose start never came (its replica took the lock and died) is
+given to that request's start; one held by a job that finished (its replica died, or lost the
+database, between finishing and releasing) is released, audited, and the line moves on.
+Without that the environment would stay busy for good: `/deploy unlock` frees only manual
+locks.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from commands.job_leases import deliver
+from commands.jobs.base import BOT
 from commands.recovery import resume
 
 if TYPE_CHECKING:
@@ -88,6 +96,40 @@ async def take_over(runner: Runner, expire: Expire) -> None:
             continue
         if await resume(runner, d):
             log.warning("took over job %s (%s)", d.id, lease.holder if lease else "no lease")
-    for environment in sorted(lines):
-        if await store.locks.get(environment) is None:
-            await runner.next_in_line(environment)
+    free = {e for e in lines if await store.locks.get(e) is None}
+    for environment in sorted(free | await left_locks(runner)):
+        await runner.next_in_line(environment)
+
+
+async def left_locks(runner: Runner) -> set[str]:
+    """Environments whose job lock was left by a replica that stopped half way: release the
+    locks of finished jobs; returns those environments and the ones whose lock waits for its
+    queued request's start (``Line.advance`` starts a request holding the lock first)."""
+    store, now, ttl = runner.tools.store, runner.tools.clock(), runner.timing.ttl
+    found: set[str] = set()
+    for lock in await store.locks.all():
+        if lock.kind != "job" or lock.deployment_id is None or now - lock.acquired_at < ttl:
+            continue  # a young lock: its replica may be a moment from starting or releasing
+        d = await store.deployments.get(lock.deployment_id)
+        if d is not None and d.state == "queued" and not runner.holds(d.id):
+            found.add(lock.environment)
+        elif d is None or (d.is_terminal and now - d.updated_at >= ttl):
+            released = await store.locks.release(lock.environment, deployment_id=lock.deployment_id)
+            if released is None:
+                continue  # released meanwhile
+            state = "gone" if d is None else d.state.replace("_", " ")
+            log.warning(
+                "released %s's lock, left by %s (%s)", lock.environment, lock.deployment_id, state
+            )
+            await store.audit.append(
+                BOT,
+                "lock.released",
+                environment=lock.environment,
+                deployment_id=lock.deployment_id,
+                details={
+                    "holder": lock.holder,
+                    "reason": f"its job is {state}; the replica that ran it never released it",
+                },
+            )
+            found.add(lock.environment)
+    return found

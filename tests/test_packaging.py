@@ -19,6 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.settings import Runtime
+from commands.job_leases import DEFAULT_LEASE
+
 ROOT = Path(__file__).resolve().parents[1]
 AZURE = ROOT / "deploy" / "azure"
 
@@ -180,6 +183,21 @@ def test_secrets_are_key_vault_references_only() -> None:
     assert "@secure()" not in main  # no secret passes through the deployment's parameters
     example = json.loads((AZURE / "main.parameters.example.json").read_text())["parameters"]
     assert not any(re.search(r"xox|secret|password", json.dumps(v)) for v in example.values())
+
+
+def test_the_job_lease_is_a_plain_setting_beside_the_database_url() -> None:
+    """Replicas share the PostgreSQL URL and agree on one lease: the template sets both."""
+    main = bicep("main.bicep")
+    [default] = re.findall(r"^param jobLease string = '([^']+)'$", main, flags=re.MULTILINE)
+    assert default == "10s"
+    assert Runtime.from_environ({"DEPLOYBOT_JOB_LEASE": default}).job_lease_time() == DEFAULT_LEASE
+    settings = re.findall(r"\{ name: '(\w+)', value: (.+) \}\s*$", main, flags=re.MULTILINE)
+    assert ("DEPLOYBOT_JOB_LEASE", "jobLease") in settings
+    assert "DEPLOYBOT_DATABASE_URL" in dict(settings)
+    assert (
+        "jobLease"
+        not in json.loads((AZURE / "main.parameters.example.json").read_text())["parameters"]
+    )  # the default is the bot's own; a team changes it only with a reason
 
 
 def test_roles_are_exactly_the_ones_named_at_the_narrowest_scope() -> None:

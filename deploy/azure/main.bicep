@@ -39,6 +39,9 @@ param slackSigningSecretSecret string = 'slack-signing-secret'
 param databaseUrlSecret string = 'deploybot-database-url'
 param auditKeySecret string = 'deploybot-audit-key'
 
+@description('DEPLOYBOT_JOB_LEASE: how long a replica holds a running job without renewing it; when a replica dies, another takes its jobs over after this. At least 1s.')
+param jobLease string = '10s'
+
 @description('Resource groups holding the App Service apps (and their slots) deploybot deploys.')
 param appResourceGroups array
 
@@ -101,6 +104,7 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'SLACK_SIGNING_SECRET', value: '@Microsoft.KeyVault(${vaultRef}${slackSigningSecretSecret})' }
         { name: 'DEPLOYBOT_DATABASE_URL', value: '@Microsoft.KeyVault(${vaultRef}${databaseUrlSecret})' }
         { name: 'DEPLOYBOT_AUDIT_KEY', value: '@Microsoft.KeyVault(${vaultRef}${auditKeySecret})' }
+        { name: 'DEPLOYBOT_JOB_LEASE', value: jobLease } // not a secret: a plain setting
         // azure-identity's DefaultAzureCredential finds the managed identity by itself.
       ]
     }
