@@ -26,10 +26,13 @@ BUSY_POLL_S = 2.0
 
 
 class Switcher:
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job, *, step: str | None = None) -> None:
+        """``step``: the step a swap is recorded against, when the switch starts before the
+        job has recorded that step as running (a rollback's switch goes first)."""
         self.job = job
         self.env = job.env
         self.tools = job.tools
+        self.step = step
 
     async def switch_to(self, target: str, version: str) -> tuple[float, str]:
         """Send all production traffic to ``target``; returns (seconds, what was done)."""
@@ -42,7 +45,7 @@ class Switcher:
         if settled is not None:
             return settled
         state = await self.tools.platform.read_state(self.env)
-        if self._serves(state, target, version):
+        if self.serves(state, target, version):
             return 0.0, "already switched (found after a restart)"
         return await self._move(target, version, how)
 
@@ -59,11 +62,12 @@ class Switcher:
             settled = await self._settle_earlier_swap(how)
             if settled is not None:
                 return settled
-            if self._serves(await self.tools.platform.read_state(self.env), live, version):
+            if self.serves(await self.tools.platform.read_state(self.env), live, version):
                 return 0.0, f"{how}: already done"
         return await self._move(live, version, how)
 
-    def _serves(self, state: EnvironmentState, target: str, version: str) -> bool:
+    def serves(self, state: EnvironmentState, target: str, version: str) -> bool:
+        """Whether all production traffic is on ``target`` running ``version``."""
         if self.env.topology == "slots":
             # After a swap the new version runs in production and the old one in the slot.
             return state.live_version == version
@@ -117,7 +121,7 @@ class Switcher:
             return self.tools.monotonic() - started, how
         site = site_of(self.env)
         slot = str(self.env.azure.slot)
-        step = self.job.deployment.current_step or ""
+        step = self.step or self.job.deployment.current_step or ""
         asked = PendingSwap(step, self.tools.clock())
         await self.job.save(swap=asked)
 
@@ -138,7 +142,7 @@ class Switcher:
                     raise
                 await self.tools.sleep(BUSY_POLL_S)
                 waited += BUSY_POLL_S
-                if self._serves(await platform.read_state(self.env), target, version):
+                if self.serves(await platform.read_state(self.env), target, version):
                     return (
                         self.tools.monotonic() - started,
                         f"{how}: a swap already running in Azure did it",
