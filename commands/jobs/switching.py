@@ -1,18 +1,22 @@
 """Moving production traffic, idempotently: a resumed job first looks at where traffic is.
 
 A slot swap is an operation Azure finishes on its own, even after the process that asked for
-it has died. So the job records each swap before asking (and its operation once Azure accepts
+it has died. So the job records each swap as it asks (and its operation once Azure accepts
 it); a job resumed after a crash waits for that operation to end and looks at what it did
 before it decides anything, and never asks for a second swap while one is still running.
+The record is written beside the request, not before it: a swap whose operation was never
+recorded is followed by looking, recorded or not (the site answers Conflict while it runs).
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from commands.jobs.context import PendingSwap
 from commands.jobs.notes import TextNote
-from commands.platform.base import site_of
+from commands.platform.base import TargetRef, site_of
 from commands.platform.errors import Conflict, SwapFailed
 from commands.platform.state import EnvironmentState
 
@@ -123,11 +127,29 @@ class Switcher:
         slot = str(self.env.azure.slot)
         step = self.step or self.job.deployment.current_step or ""
         asked = PendingSwap(step, self.tools.clock())
-        await self.job.save(swap=asked)
+        recorded = asyncio.ensure_future(self.job.save(swap=asked))
+        await asyncio.sleep(0)  # first in the job's writes; the request does not wait for it
 
         async def accepted(token: str) -> None:
+            await recorded
             await self.job.save(swap=PendingSwap(step, asked.requested_at, token))
 
+        try:
+            return await self._swap(site, slot, accepted, target, version, how, started)
+        finally:
+            await recorded
+
+    async def _swap(
+        self,
+        site: TargetRef,
+        slot: str,
+        accepted: Callable[[str], Awaitable[None]],
+        target: str,
+        version: str,
+        how: str,
+        started: float,
+    ) -> tuple[float, str]:
+        platform = self.tools.platform
         waited = 0.0
         while True:
             try:
