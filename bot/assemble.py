@@ -207,6 +207,7 @@ async def build(
         # Renew this process's job leases and take other replicas' clicks for its jobs; with
         # recovery on, also carry on the jobs of a replica that died.
         runner.keep(services.deploys.expire, take_over=tuning.recover)
+        services.desk.board.warm()  # the first /deploy status need not wait for Azure
         # Closed first: answers in flight still need the store, Slack and the jobs.
         stack.push_async_callback(services.tasks.close)
         incidents = build_incidents(

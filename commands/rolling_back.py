@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from commands import policy
 from commands.config.model import Environment
 from commands.creating import Creation
@@ -101,8 +103,16 @@ class Rollbacks:
         d = await self.tools.store.deployments.get(deployment_id)
         if d is None or d.state != "watching" or not await self.runner.reachable(d.id):
             return False
-        await audit(
-            self.tools, actor, "rollback.requested", d.environment, d.id, version=d.from_version
+        requested = asyncio.ensure_future(
+            audit(
+                self.tools, actor, "rollback.requested", d.environment, d.id, version=d.from_version
+            )
         )
-        await self.runner.signal(d.id, ROLLBACK, actor)
+        # One turn queues the row ahead of any the job writes; the signal does not wait for
+        # its commit (a group commit behind every writer), and the click's answer does.
+        await asyncio.sleep(0)
+        try:
+            await self.runner.signal(d.id, ROLLBACK, actor)
+        finally:
+            await requested
         return True

@@ -7,18 +7,24 @@ Two parts, each read by one task at a time however many people ask at once:
   once they are ``records_ttl`` old (rows other processes commit are not seen);
 - each environment's live state from Azure: served as held, with the time it was read, and
   re-read in the background once it is ``live_ttl`` old or the environment's job moved
-  traffic. Only the first status after start-up, or after a deployment finished there,
-  waits for Azure.
+  traffic. A status after a deployment finished there waits for the read the finish started
+  (it may already be done); ``warm`` reads everything at start-up, so the first status after
+  it need not wait for Azure either.
+
+The last known live versions (a query per environment) are read again only for an
+environment whose deployment finished: nothing else changes them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from commands.config.model import Config, Environment
@@ -105,17 +111,34 @@ class StatusBoard:
         }
         self._live_stale: set[str] = set()
         self._live_invalid: set[str] = set(config.environments)
+        # Each environment's last live version, with its count of finishes when the read
+        # began: an entry read before the latest finish (or missing) is read again.
+        self._last_live: dict[str, tuple[int, str | None]] = {}
+        self._finishes: collections.Counter[str] = collections.Counter()
+
+    def warm(self) -> list[asyncio.Task[Any]]:
+        """Read the records and every environment's live state now, in the background (any
+        read already running is joined); returns the reads, for whoever wants to wait."""
+        reads: list[asyncio.Task[Any]] = [self._records_read.start(self._read_records)]
+        for env in self.config.environments.values():
+            reads.append(self._live_reads[env.name].start(partial(self._read_live, env)))
+        return reads
 
     def observe(self, row: AuditEvent) -> None:
         """An ``AuditLog`` subscriber: note what a committed row makes out of date."""
         if row.action.endswith(".refused") or not row.action.startswith(CHANGES_RECORDS):
             return
         self._records_changed += 1
-        if row.environment in self._live_reads:
+        if (name := row.environment) in self._live_reads:
             if row.action == FINISHED:
-                self._live_invalid.add(row.environment)
+                self._live_invalid.add(name)
+                self._finishes[name] += 1
+                # Read now: the next status waits for this read, not for one it starts.
+                self._live_reads[name].start(
+                    partial(self._read_live, self.config.environments[name])
+                )
             else:
-                self._live_stale.add(row.environment)
+                self._live_stale.add(name)
 
     async def records(self) -> Records:
         held = self._records
@@ -134,11 +157,25 @@ class StatusBoard:
 
     async def _read_records(self) -> Records:
         changes = self._records_changed
-        locks = {lock.environment: lock for lock in await self.store.locks.all()}
-        unfinished = {d.environment: d for d in await self.store.deployments.unfinished()}
         # Shown only while Azure cannot be read; the database's word for the live version.
-        last_live = {name: await self._last_live_version(name) for name in self.config.environments}
-        found = Records(locks, unfinished, last_live, self.clock(), changes)
+        unread = {
+            name: self._finishes[name]
+            for name in self.config.environments
+            if self._last_live.get(name, (-1, None))[0] != self._finishes[name]
+        }
+        (locks, unfinished), versions = await asyncio.gather(
+            asyncio.gather(self.store.locks.all(), self.store.deployments.unfinished()),
+            asyncio.gather(*(self._last_live_version(name) for name in unread)),
+        )
+        for (name, finishes), version in zip(unread.items(), versions, strict=True):
+            self._last_live[name] = (finishes, version)
+        found = Records(
+            {lock.environment: lock for lock in locks},
+            {d.environment: d for d in unfinished},
+            {name: self._last_live.get(name, (0, None))[1] for name in self.config.environments},
+            self.clock(),
+            changes,
+        )
         self._records = found
         return found
 

@@ -64,6 +64,10 @@ class Job:
         self.id = deployment.id
         self.deployment = deployment
         self.env: Environment = tools.config.environments[deployment.environment]
+        # One write of the deployment's row at a time. Each write returns the whole row, so
+        # two at once (a rollback's records beside its switch) could put an older context
+        # back in memory, and the next save would write that older context.
+        self._writing = asyncio.Lock()
 
     @property
     def ctx(self) -> JobContext:
@@ -79,15 +83,22 @@ class Job:
         return target
 
     async def reload(self) -> Deployment:
-        found = await self.tools.store.deployments.get(self.id)
-        assert found is not None, self.id
-        self.deployment = found
-        return found
+        async with self._writing:
+            found = await self.tools.store.deployments.get(self.id)
+            assert found is not None, self.id
+            self.deployment = found
+            return found
+
+    async def _write(self, write: Callable[[], Awaitable[Deployment]]) -> Deployment:
+        async with self._writing:
+            self.deployment = await write()
+            return self.deployment
 
     async def save(self, **changes: Unpack[ContextChanges]) -> None:
         """Persist typed changes to the job's context (see ``JobContext``)."""
-        context = self.ctx.updated(changes).to_json()
-        self.deployment = await self.tools.store.deployments.update(self.id, context=context)
+        async with self._writing:  # the changes go onto the context as last written
+            context = self.ctx.updated(changes).to_json()
+            self.deployment = await self.tools.store.deployments.update(self.id, context=context)
 
     async def audit(self, action: str, actor: str = BOT, **details: Any) -> None:
         await self.tools.store.audit.append(
@@ -99,7 +110,8 @@ class Job:
 
     async def set_state(self, state: str, **fields: Any) -> None:
         previous = self.deployment.state
-        self.deployment = await self.tools.store.deployments.update(self.id, state=state, **fields)
+        store = self.tools.store.deployments
+        await self._write(lambda: store.update(self.id, state=state, **fields))
         await self.audit("deployment.state", previous=previous, state=state)
         await self.tools.reporter.changed(self.id)
 
@@ -109,9 +121,8 @@ class Job:
 
     async def skip(self, name: Step, why: str) -> None:
         if not self.done(name):
-            self.deployment = await self.tools.store.deployments.set_step(
-                self.id, name, "skipped", why
-            )
+            store = self.tools.store.deployments
+            await self._write(lambda: store.set_step(self.id, name, "skipped", why))
 
     async def run_step(self, name: Step, work: Callable[[], Awaitable[str]]) -> None:
         """Run one step unless a previous run finished it; persist, audit and report it."""
@@ -120,7 +131,7 @@ class Job:
         if self.tools.stopping.is_set():
             raise ShuttingDown(name)
         store = self.tools.store.deployments
-        self.deployment = await store.set_step(self.id, name, "running")
+        await self._write(lambda: store.set_step(self.id, name, "running"))
         await self.audit("step.started", step=name)
         await self.tools.reporter.changed(self.id)
         started = self.tools.monotonic()
@@ -137,7 +148,7 @@ class Job:
             await self._failed(name, str(breach), None, started, note=False)
             raise
         took = self.tools.monotonic() - started
-        self.deployment = await store.set_step(self.id, name, "done", detail)
+        await self._write(lambda: store.set_step(self.id, name, "done", detail))
         await self.audit("step.done", step=name, detail=detail, duration_s=round(took, 3))
         await self.note(StepNote(name, step_label(name, self.deployment), True, detail, took))
         await self.tools.reporter.changed(self.id)
@@ -146,9 +157,8 @@ class Job:
         self, name: Step, detail: str, code: str | None, started: float, *, note: bool = True
     ) -> None:
         took = self.tools.monotonic() - started
-        self.deployment = await self.tools.store.deployments.set_step(
-            self.id, name, "failed", detail
-        )
+        store = self.tools.store.deployments
+        await self._write(lambda: store.set_step(self.id, name, "failed", detail))
         await self.audit(
             "step.failed", step=name, detail=detail, code=code, duration_s=round(took, 3)
         )
@@ -159,8 +169,10 @@ class Job:
     async def finish(
         self, outcome: str, *, live_version: str | None, error: str | None = None
     ) -> None:
-        self.deployment = await finish(
-            self.tools, self.deployment, outcome, live_version=live_version, error=error
+        await self._write(
+            lambda: finish(
+                self.tools, self.deployment, outcome, live_version=live_version, error=error
+            )
         )
 
 

@@ -7,13 +7,17 @@ at an older version: it switches back at once when the idle target still holds i
 
 from __future__ import annotations
 
+import asyncio
+from functools import partial
 from typing import Any
 
 from commands import policy
 from commands.jobs.base import Job, StepFailed
 from commands.jobs.context import Method, traffic_to
+from commands.jobs.hooks import call_hook
 from commands.jobs.notes import HealthNote, SwitchNote, TextNote
 from commands.jobs.steps import DEPLOY_STEPS, Step, plan_steps
+from commands.jobs.switch_back import first_look, switch_back_first
 from commands.jobs.switching import Switcher
 from commands.jobs.watch import Breach, watch
 from commands.platform.base import Deployable, public_url, target_of, target_url
@@ -24,6 +28,9 @@ __all__ = ["DEPLOY_STEPS", "BlueGreenJob", "plan_steps"]  # plan_steps: commands
 
 
 class BlueGreenJob(Job):
+    # A breach's switch back, started before anything about the breach is written.
+    _switching_back: asyncio.Future[tuple[float, str]] | None = None
+
     async def run(self) -> None:
         d = await self.reload()
         if d.state == "rolling_back":
@@ -35,7 +42,7 @@ class BlueGreenJob(Job):
         try:
             await self._prepare_target()
             if self.env.hooks.pre_switch:
-                await self.run_step(Step.PRE_SWITCH_HOOK, lambda: self._hook("pre_switch"))
+                await self.run_step(Step.PRE_SWITCH_HOOK, partial(call_hook, self, "pre"))
         except StepFailed as failure:
             await self._failed_before_switch(failure)
             return
@@ -44,7 +51,7 @@ class BlueGreenJob(Job):
             await self.run_step(Step.VERIFY, self._verify)
             if self.deployment.kind != "rollback":
                 if self.env.hooks.post_switch:
-                    await self.run_step(Step.POST_SWITCH_HOOK, lambda: self._hook("post_switch"))
+                    await self.run_step(Step.POST_SWITCH_HOOK, partial(call_hook, self, "post"))
                 await self.set_state("watching")
                 await self.run_step(Step.WATCH, self._watch)
         except Breach as breach:
@@ -186,30 +193,6 @@ class BlueGreenJob(Job):
         await self.audit("health.verdict", where=where, ok=report.ok, summary=report.summary())
         return report
 
-    async def _hook(self, phase: str) -> str:
-        hook = getattr(self.env.hooks, phase)
-        payload = {
-            "environment": self.env.name,
-            "version": self.deployment.version,
-            "deployment": self.id,
-            "phase": phase,
-        }
-        try:
-            answer = await self.tools.http.request(
-                hook.method,
-                hook.url,
-                json=payload,
-                headers=hook.headers,
-                timeout=hook.timeout.total_seconds(),
-            )
-        except Exception as error:  # the hook's host may be down: that stops the job
-            raise StepFailed(
-                f"{phase} hook {hook.url} did not answer ({type(error).__name__})"
-            ) from None
-        if not answer.is_success:
-            raise StepFailed(f"{phase} hook answered {answer.status_code}")
-        return f"{phase} hook answered {answer.status_code}"
-
     async def _failed_before_switch(self, failure: Exception) -> None:
         previous, live = self.ctx.previous_version, self.ctx.live
         untouched = f"Production untouched: {live} still serves {previous}." if live else ""
@@ -247,10 +230,16 @@ class BlueGreenJob(Job):
         return f"production serves {version}; {report.summary()}"
 
     async def _watch(self) -> str:
+        if self.resumed:
+            await first_look(self)
         if self.ctx.watch_until is None:
             await self.save(watch_until=self.tools.clock() + self.env.health.watch)
             await self.tools.reporter.changed(self.id)
-        return await watch(self)
+        try:
+            return await watch(self)
+        except Breach:
+            self._switching_back = await switch_back_first(self)
+            raise
 
     async def _until_public_serves(self, version: str, when: str) -> None:
         """A rollback is said done only once the public host answers with ``version``."""
@@ -278,9 +267,10 @@ class BlueGreenJob(Job):
 
         async def work() -> str:
             switcher = Switcher(self)
+            early, self._switching_back = self._switching_back, None
             # This run switched (unless it resumed after a crash), so it knows where traffic is.
-            took, how = await switcher.switch_back(
-                str(live), str(previous), look_first=self.resumed
+            took, how = await (
+                early or switcher.switch_back(str(live), str(previous), look_first=self.resumed)
             )
             await self.save(traffic=traffic_to(str(live)), rollback_note=f"{how}, {took:.2f}s")
             await self.note(SwitchNote(how, self.target, str(live), took, switcher.effective()))

@@ -115,7 +115,7 @@ class CanaryProgress:
 
 @dataclass(frozen=True, slots=True)
 class PendingSwap:
-    """A slot swap this job asked Azure for, recorded before the request goes out.
+    """A slot swap this job asked Azure for, recorded as the request goes out.
 
     Azure finishes a swap whether or not the process that asked is still alive, so a job
     resumed after a crash waits for it (``token``, once Azure accepted it) before deciding.

@@ -1,18 +1,22 @@
 """Moving production traffic, idempotently: a resumed job first looks at where traffic is.
 
 A slot swap is an operation Azure finishes on its own, even after the process that asked for
-it has died. So the job records each swap before asking (and its operation once Azure accepts
+it has died. So the job records each swap as it asks (and its operation once Azure accepts
 it); a job resumed after a crash waits for that operation to end and looks at what it did
 before it decides anything, and never asks for a second swap while one is still running.
+The record is written beside the request, not before it: a swap whose operation was never
+recorded is followed by looking, recorded or not (the site answers Conflict while it runs).
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from commands.jobs.context import PendingSwap
 from commands.jobs.notes import TextNote
-from commands.platform.base import site_of
+from commands.platform.base import TargetRef, site_of
 from commands.platform.errors import Conflict, SwapFailed
 from commands.platform.state import EnvironmentState
 
@@ -26,10 +30,13 @@ BUSY_POLL_S = 2.0
 
 
 class Switcher:
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job, *, step: str | None = None) -> None:
+        """``step``: the step a swap is recorded against, when the switch starts before the
+        job has recorded that step as running (a rollback's switch goes first)."""
         self.job = job
         self.env = job.env
         self.tools = job.tools
+        self.step = step
 
     async def switch_to(self, target: str, version: str) -> tuple[float, str]:
         """Send all production traffic to ``target``; returns (seconds, what was done)."""
@@ -42,7 +49,7 @@ class Switcher:
         if settled is not None:
             return settled
         state = await self.tools.platform.read_state(self.env)
-        if self._serves(state, target, version):
+        if self.serves(state, target, version):
             return 0.0, "already switched (found after a restart)"
         return await self._move(target, version, how)
 
@@ -59,11 +66,12 @@ class Switcher:
             settled = await self._settle_earlier_swap(how)
             if settled is not None:
                 return settled
-            if self._serves(await self.tools.platform.read_state(self.env), live, version):
+            if self.serves(await self.tools.platform.read_state(self.env), live, version):
                 return 0.0, f"{how}: already done"
         return await self._move(live, version, how)
 
-    def _serves(self, state: EnvironmentState, target: str, version: str) -> bool:
+    def serves(self, state: EnvironmentState, target: str, version: str) -> bool:
+        """Whether all production traffic is on ``target`` running ``version``."""
         if self.env.topology == "slots":
             # After a swap the new version runs in production and the old one in the slot.
             return state.live_version == version
@@ -117,13 +125,31 @@ class Switcher:
             return self.tools.monotonic() - started, how
         site = site_of(self.env)
         slot = str(self.env.azure.slot)
-        step = self.job.deployment.current_step or ""
+        step = self.step or self.job.deployment.current_step or ""
         asked = PendingSwap(step, self.tools.clock())
-        await self.job.save(swap=asked)
+        recorded = asyncio.ensure_future(self.job.save(swap=asked))
+        await asyncio.sleep(0)  # first in the job's writes; the request does not wait for it
 
         async def accepted(token: str) -> None:
+            await recorded
             await self.job.save(swap=PendingSwap(step, asked.requested_at, token))
 
+        try:
+            return await self._swap(site, slot, accepted, target, version, how, started)
+        finally:
+            await recorded
+
+    async def _swap(
+        self,
+        site: TargetRef,
+        slot: str,
+        accepted: Callable[[str], Awaitable[None]],
+        target: str,
+        version: str,
+        how: str,
+        started: float,
+    ) -> tuple[float, str]:
+        platform = self.tools.platform
         waited = 0.0
         while True:
             try:
@@ -138,7 +164,7 @@ class Switcher:
                     raise
                 await self.tools.sleep(BUSY_POLL_S)
                 waited += BUSY_POLL_S
-                if self._serves(await platform.read_state(self.env), target, version):
+                if self.serves(await platform.read_state(self.env), target, version):
                     return (
                         self.tools.monotonic() - started,
                         f"{how}: a swap already running in Azure did it",

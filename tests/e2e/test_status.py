@@ -83,3 +83,25 @@ async def test_a_finished_deployment_is_read_from_azure_before_the_next_status(
     status = await stack.ws.wait_for_ephemeral("U0DAVE", "Environments", since=mark)
     assert "live `v1.2.0`" in status.text
     assert "in flight" not in status.text
+
+
+async def test_the_first_status_is_answered_from_the_reads_made_at_start_up(
+    stack: LocalStack,
+) -> None:
+    """The board reads Azure as the bot starts; a status asked while Azure hangs (every
+    profile read held 35 s) is answered at once from those reads."""
+    sb = stack.sandbox
+
+    def profile_reads() -> int:
+        return sum("trafficmanagerprofiles" in r.path.lower() for r in sb.arm_requests)
+
+    for _ in range(200):  # nobody has asked for a status yet
+        if profile_reads():
+            break
+        await asyncio.sleep(0.05)
+    assert profile_reads(), "the board did not read Azure at start-up"
+    await asyncio.gather(*stack.services.desk.board.warm())  # held, whatever read it
+    sb.faults.arm("hang", match="trafficmanagerprofiles", times=5, seconds=35)
+    await stack.emu.user("U0DAVE").command("/deploy", "status prod", channel="#deploys")
+    status = await stack.ws.wait_for_ephemeral("U0DAVE", "Environments", timeout=5)
+    assert "blue `v1.1.0` 100% (Online)" in status.text
