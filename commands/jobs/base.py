@@ -112,7 +112,8 @@ class Job:
         previous = self.deployment.state
         store = self.tools.store.deployments
         await self._write(lambda: store.update(self.id, state=state, **fields))
-        await self.audit("deployment.state", previous=previous, state=state)
+        if previous != state:  # a job the line moved to running (or resumed) is running already
+            await self.audit("deployment.state", previous=previous, state=state)
         await self.tools.reporter.changed(self.id)
 
     def done(self, name: Step) -> bool:

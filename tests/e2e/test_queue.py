@@ -168,6 +168,14 @@ async def test_queued_requests_run_in_order_after_the_job_with_approvals_given_i
     # second left live, not from what was live when it was asked for.
     assert "In line" not in str(card_of(stack, third).blocks)
     assert finals[2] is not None and finals[2].from_version == "v1.3.0"
+    # Each change of state is one audit row: the line moving a request to running is that row.
+    for d in (first, second, third):
+        rows = await stack.services.store.audit.query(
+            actions=["deployment.state"], deployment_id=d.id, newest_first=False
+        )
+        moves = [(r.details["previous"], r.details["state"]) for r in rows]
+        assert all(before != after for before, after in moves), moves
+        assert [after for _, after in moves].count("running") == 1, moves
 
 
 async def test_a_request_waiting_for_approval_does_not_hold_the_environment(
