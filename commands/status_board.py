@@ -3,8 +3,9 @@
 Two parts, each read by one task at a time however many people ask at once:
 
 - the records (locks, unfinished jobs, each environment's last known live version) from the
-  database: re-read when a committed audit row says they changed (a lock, a job's state), or
-  once they are ``records_ttl`` old (rows other processes commit are not seen);
+  database: re-read before answering when a committed audit row says they changed (a lock, a
+  job's state), and in the background once they are ``records_ttl`` old (for the rows other
+  replicas commit, which this process does not see);
 - each environment's live state from Azure: served as held, with the time it was read, and
   re-read in the background once it is ``live_ttl`` old or the environment's job moved
   traffic. A status after a deployment finished there waits for the read the finish started
@@ -141,8 +142,13 @@ class StatusBoard:
                 self._live_stale.add(name)
 
     async def records(self) -> Records:
+        """As held while nothing this process saw changed them; once they are ``records_ttl``
+        old, a re-read starts in the background and the held ones answer meanwhile (rows other
+        replicas commit show up within ``records_ttl`` and one read)."""
         held = self._records
-        if held is not None and self._current(held):
+        if held is not None and held.changes == self._records_changed:
+            if self.clock() - held.read_at >= self.records_ttl:
+                self._records_read.start(self._read_records)
             return held
         for _ in range(3):
             found = await self._records_read.run(self._read_records)
@@ -150,10 +156,6 @@ class StatusBoard:
                 break
             # A row committed while that read ran may be missing from it: read again.
         return found
-
-    def _current(self, held: Records) -> bool:
-        fresh = self.clock() - held.read_at < self.records_ttl
-        return fresh and held.changes == self._records_changed
 
     async def _read_records(self) -> Records:
         changes = self._records_changed

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import timedelta
 
 from bot.local import LocalStack
+from commands.status_board import StatusBoard
+from storage import Store
 
 
 async def test_status_shows_live_versions_traffic_and_monitor_status(stack: LocalStack) -> None:
@@ -105,3 +108,37 @@ async def test_the_first_status_is_answered_from_the_reads_made_at_start_up(
     await stack.emu.user("U0DAVE").command("/deploy", "status prod", channel="#deploys")
     status = await stack.ws.wait_for_ephemeral("U0DAVE", "Environments", timeout=5)
     assert "blue `v1.1.0` 100% (Online)" in status.text
+
+
+async def test_another_replicas_change_shows_within_the_ttl_and_nobody_waits_for_it(
+    stack: LocalStack, database_url: str
+) -> None:
+    """Rows another replica commits are not seen as they land: once the records are
+    ``records_ttl`` old, the held ones answer while one re-read runs behind them."""
+    services = stack.services
+    board = StatusBoard(
+        stack.settings.config,
+        services.store,
+        services.runner.tools.platform,
+        services.clock,
+        records_ttl=timedelta(seconds=0.2),
+    )
+    try:
+        first = await board.records()
+        assert "dev" not in first.locks
+        async with Store.open(database_url) as other_replica:
+            await other_replica.locks.acquire("dev", "U0ALICE", kind="manual", reason="db work")
+        await asyncio.sleep(0.3)
+        assert await board.records() is first, "an answer waited for the re-read"
+        for _ in range(100):  # the re-read it started lands
+            if "dev" in (found := await board.records()).locks:
+                break
+            await asyncio.sleep(0.05)
+        assert found.locks["dev"].reason == "db work"
+        # A change this process saw (its own audit row) is read before the next answer.
+        await services.store.locks.release("dev")
+        released = await services.store.audit.append("U0ALICE", "lock.released", environment="dev")
+        board.observe(released)
+        assert "dev" not in (await board.records()).locks
+    finally:
+        await board.close()
