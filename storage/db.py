@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage import schema
+from storage import revision
 from storage.errors import DatabaseOpenError, SchemaError
 from storage.timeutil import Clock, as_utc, utc_now
 
@@ -252,6 +252,10 @@ def _safe(url: URL) -> str:
 
 
 def _run_upgrade(connection: Connection) -> None:
+    if revision.at_head(connection):
+        return
+    from storage import schema  # Alembic: imported only to migrate, or to refuse a newer stamp
+
     schema.upgrade(connection)
 
 
