@@ -120,9 +120,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
+    mode = args.mode
+    if mode == "sandbox":  # before the settings: it reads no config, nor the database layer
+        from commands.platform.sandbox.cli import main as sandbox_main
+
+        return sandbox_main(args.port, args.env_file, args.config_out, out, args.load)
     from bot.settings import Runtime, load_settings
 
-    mode = args.mode
     if mode == "check":
         from bot.cli.check import check
 
@@ -151,10 +155,6 @@ def run(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
         settings = load_settings(args.config, env)
         settings.runtime.require("SLACK_APP_TOKEN", "SLACK_BOT_TOKEN")
         return asyncio.run(socket_mode(settings, args.host, args.port))
-    if mode == "sandbox":
-        from commands.platform.sandbox.cli import main as sandbox_main
-
-        return sandbox_main(args.port, args.env_file, args.config_out, out, args.load)
     if mode in ("console", "demo"):
         from bot.console.cli import console, demo
 

@@ -3,32 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from commands.config.model import Config
+from commands.config.problems import ConfigError, Problem
+from commands.config.reference import load_yaml, reference_mapping, reference_text
 
-
-@dataclass(frozen=True)
-class Problem:
-    key: str
-    expected: str
-
-    def __str__(self) -> str:
-        return f"{self.key}: {self.expected}" if self.key else self.expected
-
-
-class ConfigError(Exception):
-    def __init__(self, source: str, problems: list[Problem]) -> None:
-        self.source = source
-        self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{source}: invalid configuration\n{lines}")
+__all__ = [
+    "ConfigError",
+    "Problem",
+    "config_from_file",
+    "config_from_mapping",
+    "config_from_text",
+    "load_yaml",
+    "reference_mapping",
+    "reference_text",
+]
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:
@@ -64,16 +57,6 @@ def config_from_mapping(data: Any, source: str = "<config>") -> Config:
         raise ConfigError(source, _problems(error)) from None
 
 
-def load_yaml(text: str, source: str = "<config>") -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
-        problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError(source, [Problem(where, f"not valid YAML ({problem})")]) from None
-
-
 def config_from_text(text: str, source: str = "<config>") -> Config:
     return config_from_mapping(load_yaml(text, source), source)
 
@@ -85,14 +68,3 @@ def config_from_file(path: Path) -> Config:
         problem = Problem("", f"cannot read the file ({error.strerror})")
         raise ConfigError(str(path), [problem]) from None
     return config_from_text(text, str(path))
-
-
-def reference_text() -> str:
-    """The built-in configuration of the reference system (also ``deploybot.example.yml``)."""
-    return resources.files("commands.config").joinpath("reference.yml").read_text("utf-8")
-
-
-def reference_mapping() -> dict[str, Any]:
-    data = load_yaml(reference_text(), "reference.yml")
-    assert isinstance(data, dict)
-    return data
