@@ -13,11 +13,10 @@ and undo it (a weight PATCH after a rollback's, say), so writes keep one attempt
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.polling import AsyncLROPoller
-from azure.mgmt.monitor.models import Response as MetricsResponse
 from azure.mgmt.trafficmanager.models import Endpoint as TmEndpoint
 from azure.mgmt.trafficmanager.models import Profile
 from azure.mgmt.web.models import CsmSlotEntity, Site, SiteConfigResource, StringDictionary
@@ -27,6 +26,9 @@ from commands.platform.calls import Caller
 from commands.platform.clients import ClientOptions, SubscriptionClients, build_clients
 from commands.platform.errors import PlatformError
 from commands.platform.targets import PRODUCTION, TargetRef
+
+if TYPE_CHECKING:
+    from azure.mgmt.monitor.models import Response as MetricsResponse
 
 
 class Arm:

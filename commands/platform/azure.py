@@ -83,8 +83,12 @@ class AzurePlatform:
         ``swap_timeout`` bounds the wait for a swap to finish. ``retry`` overrides ``retries``
         with a full policy.
         """
-        if ca_file is not None:
-            _check_ca_file(Path(ca_file))
+        options = ClientOptions(
+            arm_url=arm_url.rstrip("/") if arm_url else None,
+            ca_file=Path(ca_file) if ca_file else None,
+            polling_interval_s=polling_interval,
+        )
+        _check_ca_file(options)
         owned = None
         if credential is None:
             from azure.identity.aio import DefaultAzureCredential
@@ -97,11 +101,6 @@ class AzurePlatform:
             clock=clock or SystemClock(),
             jitter=jitter,
             on_call=on_call,
-        )
-        options = ClientOptions(
-            arm_url=arm_url.rstrip("/") if arm_url else None,
-            ca_file=Path(ca_file) if ca_file else None,
-            polling_interval_s=polling_interval,
         )
         return cls(
             Arm(credential, options, caller),
@@ -255,13 +254,14 @@ class AzurePlatform:
             await self._arm.patch_endpoint(env.azure, routing[change.name].name, patch)
 
 
-def _check_ca_file(path: Path) -> None:
-    """Fail at start-up, not at the first deploy, when the CA bundle cannot be used."""
+def _check_ca_file(options: ClientOptions) -> None:
+    """Fail at start-up, not at the first deploy, when the CA bundle cannot be used (the
+    context loaded here is the one every client then uses)."""
     try:
-        ssl.create_default_context(cafile=str(path))
+        options.ssl_context  # noqa: B018 (loads the CA file)
     except (OSError, ssl.SSLError) as exc:
         raise InvalidRequest(
-            "connect", str(path), "InvalidCaFile", f"cannot load the CA file: {exc}"
+            "connect", str(options.ca_file), "InvalidCaFile", f"cannot load the CA file: {exc}"
         ) from None
 
 
