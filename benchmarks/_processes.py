@@ -110,15 +110,18 @@ async def line_with(proc: Proc, text: str, timeout: float = 60) -> str:  # noqa:
     return await asyncio.wait_for(read(), timeout)
 
 
-async def wait_http(url: str, timeout: float = 60, pid: int | None = None) -> tuple[float, float]:  # noqa: ASYNC109
+async def wait_http(url: str, proc: Proc, timeout: float = 60) -> tuple[float, float]:  # noqa: ASYNC109
     """Poll ``url`` every 5 ms until it answers 200; returns the perf_counter then and the CPU
-    seconds process ``pid`` had used by then (nan without a pid)."""
+    seconds ``proc`` had used by then. Stops early if ``proc`` exits (say, its port was taken
+    between ``free_port`` and its bind)."""
     deadline = time.perf_counter() + timeout
     async with httpx.AsyncClient(timeout=2) as http:
         while time.perf_counter() < deadline:
             with contextlib.suppress(httpx.TransportError):
                 if (await http.get(url)).status_code == 200:
-                    return time.perf_counter(), cpu_seconds(pid) if pid else float("nan")
+                    return time.perf_counter(), cpu_seconds(proc.pid)
+            if proc.process.returncode is not None:
+                raise RuntimeError(f"the process exited ({proc.process.returncode}) before {url}")
             await asyncio.sleep(0.005)
     raise TimeoutError(f"{url} did not answer 200 within {timeout} s")
 
@@ -174,8 +177,8 @@ class Started:
     proc: Proc
     healthz_s: float
     readyz_s: float
-    healthz_cpu_s: float = float("nan")
-    readyz_cpu_s: float = float("nan")
+    healthz_cpu_s: float
+    readyz_cpu_s: float
 
 
 async def start_serve(folder: Path, config: Path, env: dict[str, str]) -> Started:
@@ -187,8 +190,8 @@ async def start_serve(folder: Path, config: Path, env: dict[str, str]) -> Starte
         ["-m", "bot", "serve", "--config", str(config), "--port", str(port)], env, folder
     )
     proc.url = url
-    healthy, healthy_cpu = await wait_http(f"{url}/healthz", pid=proc.pid)
-    ready, ready_cpu = await wait_http(f"{url}/readyz", pid=proc.pid)
+    healthy, healthy_cpu = await wait_http(f"{url}/healthz", proc)
+    ready, ready_cpu = await wait_http(f"{url}/readyz", proc)
     return Started(proc, healthy - began, ready - began, healthy_cpu, ready_cpu)
 
 
@@ -198,5 +201,5 @@ async def start_bare(folder: Path, slack_url: str) -> Started:
     began = time.perf_counter()
     proc = await spawn([str(HERE / "_bare.py"), str(port)], base_env(), folder)
     proc.url = url
-    ready, cpu = await wait_http(f"{url}/readyz", pid=proc.pid)
+    ready, cpu = await wait_http(f"{url}/readyz", proc)
     return Started(proc, ready - began, ready - began, cpu, cpu)
