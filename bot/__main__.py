@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bot import logs
+from bot import collection, logs
 from commands.config import ConfigError
 
 if TYPE_CHECKING:
@@ -125,6 +125,8 @@ def run(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
         from commands.platform.sandbox.cli import main as sandbox_main
 
         return sandbox_main(args.port, args.env_file, args.config_out, out, args.load)
+    if mode in ("serve", "socket"):
+        collection.hold()  # until the bot is built (bot.cli.serve releases it)
     from bot.settings import Runtime, load_settings
 
     if mode == "check":

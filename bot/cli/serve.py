@@ -7,7 +7,7 @@ import signal
 
 import uvicorn
 
-from bot import assemble
+from bot import assemble, collection
 from bot.settings import Settings
 
 
@@ -34,6 +34,7 @@ async def serve(settings: Settings, host: str, port: int) -> int:
     async with assemble.build(
         settings, slack, azure, database_url=assemble.database_url(settings)
     ) as bot:
+        collection.release()
         server = _server(bot.web, host, port)
         print(f"deploybot serving Slack requests on http://{host}:{port}/slack/events", flush=True)
         await server.serve()
@@ -49,6 +50,7 @@ async def socket_mode(settings: Settings, host: str, port: int) -> int:
     async with assemble.build(
         settings, slack, azure, database_url=assemble.database_url(settings)
     ) as bot:
+        collection.release()
         server = _server(bot.web, host, port)
         handler = AsyncSocketModeHandler(bot.bolt, app_token.reveal())
         print(f"deploybot in Socket Mode; health and metrics on http://{host}:{port}", flush=True)
