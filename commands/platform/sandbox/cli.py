@@ -68,18 +68,19 @@ async def _run(
         except OSError as error:
             print(f"deploybot sandbox: cannot write {error.filename}: {error.strerror}", file=out)
             return 2
-        out.write(banner(sb))
-        if env_file is not None:
-            out.write(f"Wrote {env_file}\n")
-        if config_out is not None:
-            out.write(f"Wrote {config_out} (use it with --config)\n")
-        out.write(READY_LINE + "\n")
-        out.flush()
+        # Handlers first: a supervisor may send SIGTERM the moment it reads the ready line.
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         try:
+            out.write(banner(sb))
+            if env_file is not None:
+                out.write(f"Wrote {env_file}\n")
+            if config_out is not None:
+                out.write(f"Wrote {config_out} (use it with --config)\n")
+            out.write(READY_LINE + "\n")
+            out.flush()
             await stop.wait()
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
