@@ -7,10 +7,13 @@ import asyncio
 import sys
 import textwrap
 
+import pytest
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage import Database, normalize_url, revision, schema
+
+pytestmark = pytest.mark.empty_database  # each PostgreSQL database starts without a schema
 
 
 def test_head_names_the_newest_migration() -> None:
