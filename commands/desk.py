@@ -160,6 +160,14 @@ class Desk:
                 f"{info.environment} is held by request {held}, waiting for approval",
                 f"Withdraw it with /deploy cancel {held}.",
             )
+        if d is None or d.is_terminal:
+            # Its replica stopped between finishing and releasing; the lease keeper frees it.
+            ended = f"which {d.state.replace('_', ' ')}" if d is not None else "which is gone"
+            return (
+                f"{info.environment} is held by the lock of deployment {held}, {ended}; "
+                "deploybot releases such a lock by itself once the job's lease runs out",
+                "Ask again in a few seconds.",
+            )
         return (
             f"{info.environment} is held by a running job ({held}); it frees the lock when done",
             f"To undo what it changed, use /rollback {info.environment}.",

@@ -128,3 +128,19 @@ async def test_a_deployer_without_rights_is_refused(stack: LocalStack) -> None:
     await stack.emu.user("U0DAVE").command("/deploy", "prod v1.2.0", channel="#deploys")
     refusal = await stack.ws.wait_for_ephemeral("U0DAVE", "Sorry")
     assert "you can't deploy to prod" in refusal.text
+
+
+async def test_unlocking_a_finished_jobs_leftover_lock_says_what_it_is(stack: LocalStack) -> None:
+    """A replica that died between finishing a job and releasing its lock leaves the lock; an
+    unlock is told it is a finished job's, freed by deploybot itself, not a running job's."""
+    alice = stack.emu.user("U0ALICE")
+    await alice.command("/deploy", "dev v1.2.0", channel="#deploys")
+    await stack.services.idle()
+    done = await latest(stack, "dev")
+    assert done.state == "succeeded"
+    store = stack.services.store
+    await store.locks.acquire("dev", "U0ALICE", kind="job", deployment_id=done.id, reason="x")
+    await alice.command("/deploy", "unlock dev", channel="#deploys")
+    answer = await stack.ws.wait_for_ephemeral("U0ALICE", "held by the lock", timeout=30)
+    assert f"deployment {done.id}, which succeeded" in answer.text
+    assert "running job" not in answer.text
