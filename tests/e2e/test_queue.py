@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from bot.local import LocalStack, local_bot, local_settings, local_stack
 from bot.slackemu.model import Ephemeral, Message
 from storage import Deployment
+from tests.smoke_gate import Gate, gate_server
 
 from .conftest import fast
 from .test_restart import unattended, world_and_db
@@ -21,57 +19,22 @@ from .test_restart import unattended, world_and_db
 SLOW = 30.0  # the machine is shared: answers can take seconds under load
 
 
-@dataclass
-class Gate:
-    """prod's pre-switch hook (a team's smoke test): it answers once the test opens it, so the
-    job holding prod holds it for as long as the test needs."""
-
-    url: str = ""
-    open: asyncio.Event = field(default_factory=asyncio.Event)
-    calls: list[str] = field(default_factory=list)  # the versions, in the order they came
-    arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
-
-    async def hook(self, request: web.Request) -> web.Response:
-        version = str((await request.json())["version"])
-        async with self.arrived:
-            self.calls.append(version)
-            self.arrived.notify_all()
-        await self.open.wait()
-        return web.json_response({"ok": True})
-
-    async def reached(self, versions: list[str]) -> None:
-        async with asyncio.timeout(SLOW), self.arrived:
-            await self.arrived.wait_for(lambda: self.calls == versions)
-
-
 @pytest.fixture
 async def gated(tmp_path: Path) -> AsyncIterator[tuple[LocalStack, Gate]]:
-    gate = Gate()
-    app = web.Application()
-    app.router.add_post("/smoke", gate.hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    gate.url = f"http://127.0.0.1:{port}/smoke"
+    async with gate_server() as gate:
 
-    def smoke_before_switch(mapping: dict[str, Any]) -> dict[str, Any]:
-        mapping = fast(mapping)
-        mapping["environments"]["prod"]["hooks"] = {"pre_switch": {"url": gate.url}}
-        return mapping
+        def smoke_before_switch(mapping: dict[str, Any]) -> dict[str, Any]:
+            mapping = fast(mapping)
+            mapping["environments"]["prod"]["hooks"] = {"pre_switch": {"url": gate.url}}
+            return mapping
 
-    try:
         async with local_stack(
             overrides=smoke_before_switch,
             database_url=f"sqlite+aiosqlite:///{tmp_path / 'deploybot.db'}",
             publisher_interval=0.05,
         ) as stack:
             yield stack, gate
-            gate.open.set()
-    finally:
-        gate.open.set()
-        await runner.cleanup()
+            await gate.open()
 
 
 async def ask(stack: LocalStack, user: str, text: str, wait_for: str) -> Ephemeral:
@@ -155,7 +118,7 @@ async def test_queued_requests_run_in_order_after_the_job_with_approvals_given_i
     assert await state_of(stack, third) == "queued"
 
     assert gate.calls == ["v1.2.0"], "nothing else may start while prod is held"
-    gate.open.set()
+    await gate.open()
     await stack.services.idle()
     assert gate.calls == ["v1.2.0", "v1.3.0", "v1.4.0"]
     finals = [await stack.services.store.deployments.get(d.id) for d in (first, second, third)]

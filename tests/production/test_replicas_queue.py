@@ -7,22 +7,19 @@ running the job ahead of it dies, and starts on the replica that frees the lock.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from storage import Store
 from storage.audit import AuditEvent
 from tests.postgres_server import needs_postgres
+from tests.smoke_gate import Gate, gate_server
 
-from .conftest import BotProcess, free_port
+from .conftest import BotProcess
 from .fake_slack import FakeSlack, Message
 from .test_replicas import two_replicas
 from .test_serve_queue import (
@@ -43,47 +40,6 @@ pytestmark = needs_postgres
 # Long enough that a busy 2-core machine does not let a live replica's lease lapse, short
 # enough that the takeover after SIGKILL comes within seconds.
 LEASE_S = 3.0
-
-
-@dataclass
-class Gate:
-    """prod's pre-switch hook, as a team's smoke test would be: a version it holds waits there
-    until the test lets it through, so the job holding prod holds it as long as needed."""
-
-    url: str = ""
-    held: set[str] = field(default_factory=set)
-    calls: list[str] = field(default_factory=list)  # the versions, in the order they came
-    _moved: asyncio.Condition = field(default_factory=asyncio.Condition)
-
-    async def hook(self, request: web.Request) -> web.Response:
-        version = str((await request.json())["version"])
-        async with self._moved:
-            self.calls.append(version)
-            await self._moved.wait_for(lambda: version not in self.held)
-        return web.json_response({"ok": True})
-
-    async def let_through(self, version: str) -> None:
-        async with self._moved:
-            self.held.discard(version)
-            self._moved.notify_all()
-
-
-@contextlib.asynccontextmanager
-async def gate_server(*held: str) -> AsyncIterator[Gate]:
-    gate = Gate(held=set(held))
-    app = web.Application()
-    app.router.add_post("/smoke", gate.hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    gate.url = f"http://127.0.0.1:{port}/smoke"
-    try:
-        yield gate
-    finally:
-        for version in list(gate.held):
-            await gate.let_through(version)
-        await runner.cleanup()
 
 
 def smoke_before_switch(gate: Gate) -> Callable[[dict[str, Any]], None]:

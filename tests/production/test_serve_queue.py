@@ -3,55 +3,20 @@ when a job starts, request-time pre-checks and the promotion order (staging befo
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import re
 import sqlite3
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from tests.smoke_gate import Gate, gate_server
 
-from .conftest import Production, free_port, production
+from .conftest import Production, production
 from .fake_slack import FakeSlack, Message
 
 ALICE, BOB, CAROL, DAVE = "U0ALICE", "U0BOB", "U0CAROL", "U0DAVE"
 SLOW = 60.0
-
-
-@dataclass
-class Gate:
-    """prod's pre-switch hook, as a team's smoke test would be: it answers only once the test
-    opens the gate, so the job holding prod holds it for as long as the test needs."""
-
-    url: str = ""
-    open: asyncio.Event = field(default_factory=asyncio.Event)
-    calls: list[str] = field(default_factory=list)  # the versions, in the order they came
-
-    async def hook(self, request: web.Request) -> web.Response:
-        self.calls.append(str((await request.json())["version"]))
-        await self.open.wait()
-        return web.json_response({"ok": True})
-
-
-@contextlib.asynccontextmanager
-async def gate_server() -> AsyncIterator[Gate]:
-    gate = Gate()
-    app = web.Application()
-    app.router.add_post("/smoke", gate.hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    gate.url = f"http://127.0.0.1:{port}/smoke"
-    try:
-        yield gate
-    finally:
-        gate.open.set()
-        await runner.cleanup()
 
 
 async def answer(slack: FakeSlack, user: str, line: str, expect: str) -> dict[str, Any]:
@@ -161,7 +126,7 @@ async def _queue_journey(running: Production, gate: Gate) -> None:
     await slack.wait_for(lambda: state_line(third) == "Queued", timeout=SLOW)
     assert gate.calls == ["v1.2.0"], "nothing else may start while prod is held"
 
-    gate.open.set()
+    await gate.open()
     for card in (first, second, third):
         await slack.wait_for(lambda c=card: state_line(c) == "Succeeded", timeout=120)
     assert gate.calls == ["v1.2.0", "v1.3.0", "v1.4.0"]
