@@ -150,7 +150,6 @@ class HealthChecker:
     async def throughput(self) -> CheckResult:
         path = self._health.endpoints[0] if self._health.endpoints else "/health"
         return await throughput_check(
-            self._http,
             self._base + path,
             self._health.throughput,
             timeout_s=self._timeout_s,

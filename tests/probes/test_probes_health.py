@@ -247,3 +247,43 @@ async def test_wait_for_version_says_the_version_is_there_but_unhealthy(
     assert (result.ok, result.value) == (False, "v1.3.0")
     assert result.detail == "reports v1.3.0 but /health answers 503 (status Unhealthy) after 30 s"
     assert "still" not in result.detail
+
+
+async def test_a_throughput_burst_that_cannot_connect_or_gets_no_answer_says_so(
+    serve: Serve, http: httpx.AsyncClient, closed_port_url: str
+) -> None:
+    only = Health(
+        checks=("throughput",), endpoints=(), throughput=Throughput(requests=4, concurrency=2)
+    )
+    [refused] = (await check_health(http, closed_port_url, only)).checks
+    assert not refused.ok and "4 failed (first: could not connect" in refused.detail
+    hang = asyncio.Event()
+    url = await serve(FakeApp(ManualTimer(), hang=hang).build())
+    hung = Health(
+        checks=("throughput",),
+        endpoints=(),  # the burst goes to /health, which hangs
+        throughput=Throughput(requests=2, concurrency=2),
+        timeout=timedelta(seconds=0.05),
+    )
+    try:
+        [silent] = (await check_health(http, url, hung)).checks
+    finally:
+        hang.set()
+    assert not silent.ok and "2 failed (first: no answer within 0.05 s)" in silent.detail
+
+
+async def test_a_redirect_is_not_followed_by_the_burst(
+    serve: Serve, http: httpx.AsyncClient
+) -> None:
+    app = web.Application()
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/elsewhere")
+
+    app.router.add_get("/health", moved)
+    url = await serve(app)
+    only = Health(
+        checks=("throughput",), endpoints=(), throughput=Throughput(requests=3, concurrency=1)
+    )
+    [burst] = (await check_health(http, url, only)).checks
+    assert not burst.ok and "3 failed (first: HTTP 302)" in burst.detail
