@@ -78,11 +78,15 @@ class _OneAtATime(Generic[T]):
         # shield: an asker cancelled while waiting leaves the read to the others.
         return await asyncio.shield(self.start(read))
 
-    async def close(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+    async def close(self, grace: float = 5.0) -> None:
+        # A read cancelled mid-query leaves its connection's reset cancelled too (SQLAlchemy
+        # logs "Exception during reset"): a read this short is let finish, a hung one is not.
+        if self._task is None or self._task.done():
+            return
+        await asyncio.wait({self._task}, timeout=grace)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._task
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:

@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 from bot.local import LocalStack
-from commands.status_board import StatusBoard
+from commands.status_board import StatusBoard, _OneAtATime
 from storage import Store
 
 
@@ -142,3 +142,23 @@ async def test_another_replicas_change_shows_within_the_ttl_and_nobody_waits_for
         assert "dev" not in (await board.records()).locks
     finally:
         await board.close()
+
+
+
+async def test_closing_the_board_lets_a_read_in_flight_finish_and_cancels_a_hung_one() -> None:
+    """A read cancelled mid-query took its connection's reset with it (SQLAlchemy logged
+    "Exception during reset" when a bot stopped during its start-up reads)."""
+    finished: list[str] = []
+
+    async def read(seconds: float) -> str:
+        await asyncio.sleep(seconds)
+        finished.append(f"{seconds}")
+        return "read"
+
+    short, hung = _OneAtATime[str](), _OneAtATime[str]()
+    short_task, hung_task = short.start(lambda: read(0.05)), hung.start(lambda: read(60))
+    await short.close()
+    assert short_task.result() == "read"
+    await hung.close(grace=0.05)
+    assert hung_task.cancelled()
+    assert finished == ["0.05"]
