@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 
 import uvicorn
 
 from bot import assemble, collection
+from bot.httpserver import bind
 from bot.settings import Settings
 
 
@@ -29,15 +31,25 @@ def _server(web: object, host: str, port: int) -> uvicorn.Server:
     return server
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """The port, bound before the bot is built: a port in use is said at once, and the banner
+    is printed only once requests can connect (they wait in the backlog until served)."""
+    try:
+        return bind(host, port)
+    except OSError as error:
+        raise SystemExit(f"deploybot: cannot listen on {host}:{port}: {error.strerror}") from None
+
+
 async def serve(settings: Settings, host: str, port: int) -> int:
     slack, azure = assemble.production_endpoints(settings)
+    sock = _listen(host, port)
     async with assemble.build(
         settings, slack, azure, database_url=assemble.database_url(settings)
     ) as bot:
         collection.release()
         server = _server(bot.web, host, port)
         print(f"deploybot serving Slack requests on http://{host}:{port}/slack/events", flush=True)
-        await server.serve()
+        await server.serve(sockets=[sock])
     return 0
 
 
@@ -47,6 +59,7 @@ async def socket_mode(settings: Settings, host: str, port: int) -> int:
     app_token = settings.runtime.slack_app_token
     assert app_token is not None
     slack, azure = assemble.production_endpoints(settings)
+    sock = _listen(host, port)
     async with assemble.build(
         settings, slack, azure, database_url=assemble.database_url(settings)
     ) as bot:
@@ -56,7 +69,7 @@ async def socket_mode(settings: Settings, host: str, port: int) -> int:
         print(f"deploybot in Socket Mode; health and metrics on http://{host}:{port}", flush=True)
         await handler.connect_async()  # type: ignore[no-untyped-call]
         try:
-            await server.serve()
+            await server.serve(sockets=[sock])
         finally:
             await handler.close_async()  # type: ignore[no-untyped-call]
             await asyncio.sleep(0)

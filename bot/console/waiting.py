@@ -74,7 +74,8 @@ async def wait_for_stage(services: Services, ws: Workspace, number: int, limit_s
             await ws.wait_for(lambda change: True, since=mark, timeout=min(left, 1.0))
 
 
-CONTROL_WAIT_S = 5.0
+# Long enough for a job on a busy machine to act; only a click the job ignores waits it out.
+CONTROL_WAIT_S = 20.0
 
 
 async def after_canary_click(services: Services, ws: Workspace, card_ts: str, since: int) -> None:

@@ -52,6 +52,9 @@ class BlueGreenJob(Job):
             if self.deployment.kind != "rollback":
                 if self.env.hooks.post_switch:
                     await self.run_step(Step.POST_SWITCH_HOOK, partial(call_hook, self, "post"))
+                if self.ctx.watch_until is None:
+                    # Stored with the state: a card that says Watching offers Roll back.
+                    await self.save(watch_until=self.tools.clock() + self.env.health.watch)
                 await self.set_state("watching")
                 await self.run_step(Step.WATCH, self._watch)
         except Breach as breach:
@@ -232,9 +235,6 @@ class BlueGreenJob(Job):
     async def _watch(self) -> str:
         if self.resumed:
             await first_look(self)
-        if self.ctx.watch_until is None:
-            await self.save(watch_until=self.tools.clock() + self.env.health.watch)
-            await self.tools.reporter.changed(self.id)
         try:
             return await watch(self)
         except Breach:

@@ -41,7 +41,7 @@ def rollback_signal(tools: JobTools, deployment_id: str) -> asyncio.Event:
 async def watch(job: Job) -> str:
     env, tools = job.env, job.tools
     until = job.ctx.watch_until
-    assert until is not None, "the watch starts by saving its end"
+    assert until is not None, "its end is saved before the state says watching"
     started = tools.clock()
     interval = env.health.watch_interval.total_seconds()
     quick = env.health.model_copy(update={"checks": ("health", "endpoints")})

@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.local import LocalStack, local_stack
 from bot.metrics import MAX_OPERATIONS, Metrics, fan_out
 from bot.readiness import Readiness
+from bot.slackemu.model import Change
 from storage import Store, default_database_url
 
 START = datetime(2026, 11, 23, 9, 0, 0, tzinfo=UTC)
@@ -371,9 +372,19 @@ async def test_the_real_bot_feeds_approval_wait_deployments_and_both_rollback_tr
     # dev: no approvals; the card's Roll back while watched is a manual rollback.
     mark = ws.mark()
     await emu.user("U0ALICE").command("/deploy", "dev v1.3.0", channel="#deploys")
-    watching = await ws.wait_for_message(
-        "#deploys", "Watching", kinds=("edit",), since=mark, timeout=20
-    )
+    dev_card = await ws.wait_for_message("#deploys", "v1.3.0", since=mark)
+
+    def dev_watched(change: Change) -> bool:  # not a late redraw of prod's card
+        message = change.message
+        return (
+            change.kind == "edit"
+            and message is not None
+            and message.ts == dev_card.ts
+            and ("Watching" in message.text)
+        )
+
+    watching = (await ws.wait_for(dev_watched, since=mark, timeout=20)).message
+    assert watching is not None
     await emu.user("U0ALICE").click(watching, "Roll back", confirm=True)
     await s.services.idle()
     states = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -94,3 +95,30 @@ async def test_serve_works_against_any_slack_compatible_api(tmp_path: Path) -> N
     assert "auth.test" in methods
     response = dict(seen)["response_url"]
     assert isinstance(response, dict) and "ships versions to Azure" in response["text"]
+
+
+async def test_serve_on_a_port_in_use_says_so_before_building_anything(tmp_path: Path) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    env = {
+        **os.environ,
+        "SLACK_SIGNING_SECRET": "s3cret",
+        "SLACK_BOT_TOKEN": "xoxb-any",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",  # never reached
+        "DEPLOYBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+    }
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "serve", "--config", str(ROOT / "deploybot.example.yml"),
+            "--port", str(port), env=env, cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    finally:
+        taken.close()
+    assert process.returncode == 1
+    assert f"deploybot: cannot listen on 127.0.0.1:{port}: Address already in use" in err.decode()
+    assert b"serving Slack requests" not in out
+    assert not (tmp_path / "bot.db").exists()  # nothing was built

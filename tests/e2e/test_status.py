@@ -144,7 +144,6 @@ async def test_another_replicas_change_shows_within_the_ttl_and_nobody_waits_for
         await board.close()
 
 
-
 async def test_closing_the_board_lets_a_read_in_flight_finish_and_cancels_a_hung_one() -> None:
     """A read cancelled mid-query took its connection's reset with it (SQLAlchemy logged
     "Exception during reset" when a bot stopped during its start-up reads)."""
