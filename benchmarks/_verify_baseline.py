@@ -33,12 +33,14 @@ def cpu():
 async def main(task):
     keyring = storage.Keyring(storage.AuditKey.from_text(task["key"]))
     point = storage.Checkpoint(*task["checkpoint"])
-    figures = {}
+    figures = {"plain": [], "keyed": []}
     async with storage.Store.open(task["url"]) as store:
-        for label, keys, points in (("plain", None, []), ("keyed", keyring, [point])):
-            wall, used = time.perf_counter(), cpu()
-            result = await store.audit.verify(keyring=keys, checkpoints=points)
-            figures[label] = [result.ok, result.checked, time.perf_counter() - wall, cpu() - used]
+        for _ in range(task["repeat"]):
+            for label, keys, points in (("plain", None, []), ("keyed", keyring, [point])):
+                wall, used = time.perf_counter(), cpu()
+                result = await store.audit.verify(keyring=keys, checkpoints=points)
+                took = [result.ok, result.checked, time.perf_counter() - wall, cpu() - used]
+                figures[label].append(took)
     json.dump({"storage": storage.__file__, "figures": figures}, sys.stdout)
 
 asyncio.run(main(json.load(sys.stdin)))
@@ -61,10 +63,14 @@ def _unpack(ref: str, folder: Path) -> None:
         tar.extractall(folder, filter="data")
 
 
+Run = tuple[bool, int, float, float]  # ok, rows checked, wall s, cpu s
+
+
 async def verify_baseline(
-    ref: str, url: str, key_text: str, checkpoint: tuple[int, str, str | None]
-) -> dict[str, tuple[bool, int, float, float]]:
-    """``{"plain"|"keyed": (ok, rows checked, wall s, cpu s)}`` with ``storage/`` at ``ref``."""
+    ref: str, url: str, key_text: str, checkpoint: tuple[int, str, str | None], repeat: int
+) -> dict[str, list[Run]]:
+    """``{"plain"|"keyed": [(ok, rows checked, wall s, cpu s), …]}`` with ``storage/`` at
+    ``ref``: ``repeat`` runs of each, interleaved as this tree's are."""
     with tempfile.TemporaryDirectory(prefix="audit-baseline-") as folder:
         await asyncio.to_thread(_unpack, ref, Path(folder))
         env = {**os.environ, "PYTHONPATH": folder}
@@ -73,7 +79,7 @@ async def verify_baseline(
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        task = {"url": url, "key": key_text, "checkpoint": list(checkpoint)}
+        task = {"url": url, "key": key_text, "checkpoint": list(checkpoint), "repeat": repeat}
         output, errors = await process.communicate(json.dumps(task).encode())
         if process.returncode != 0:
             last = (errors.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
@@ -81,4 +87,7 @@ async def verify_baseline(
         answer = json.loads(output)
         if not str(answer["storage"]).startswith(folder + os.sep):
             raise BaselineUnavailable(f"the baseline imported {answer['storage']}, not {ref}'s")
-    return {label: tuple(values) for label, values in answer["figures"].items()}
+    return {
+        label: [(bool(ok), int(n), float(wall), float(cpu)) for ok, n, wall, cpu in runs]
+        for label, runs in answer["figures"].items()
+    }
