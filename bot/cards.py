@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], float | datetime]
 """Seconds (``time.monotonic``) or an aware datetime (the app's clock); only differences count."""
 ErrorHandler = Callable[["CardPublishError"], None]
+Refresh = Callable[[], Awaitable[tuple[Mapping[str, Any], str | None] | None]]
+"""The card's content and tag drawn anew, just before its update goes out (None: keep it)."""
 SentHandler = Callable[[str, str], Awaitable[None]]
 """Told (deployment id, tag) once Slack has accepted a card update that carried a tag."""
 # Slack answers these with ok:false when the fault is on its side: worth another try.
@@ -92,6 +94,7 @@ class _Card:
     pace: Pace
     desired: Mapping[str, Any] | None = None
     desired_tag: str | None = None
+    refresh: Refresh | None = None
     failures: int = 0
     worker: asyncio.Task[None] | None = None
     idle: asyncio.Event = field(default_factory=asyncio.Event)
@@ -161,10 +164,13 @@ class CardPublisher:
         message: Mapping[str, Any],
         *,
         tag: str | None = None,
+        refresh: Refresh | None = None,
     ) -> None:
         """Record the card's latest content; it is sent soon, coalesced with later updates.
 
         ``tag`` is handed to ``on_sent`` once Slack has accepted this content (or newer).
+        ``refresh``, when given, draws the content again right before it is sent (what it
+        answers replaces ``message`` and ``tag``; when it fails, they go out as given).
         """
         self._check_open()
         content = _content(message)
@@ -173,6 +179,7 @@ class CardPublisher:
             card = _Card(deployment_id, channel_id, ts, Pace(self._min_interval, 1, self._clock))
             self._cards[deployment_id] = card
         card.channel, card.ts, card.desired, card.desired_tag = channel_id, ts, content, tag
+        card.refresh = refresh
         card.idle.clear()
         if card.worker is None:
             card.worker = self._spawn(self._run_card(card), card)
@@ -237,6 +244,7 @@ class CardPublisher:
             await self._updates.take()
             content, card.desired = card.desired, None
             tag, card.desired_tag = card.desired_tag, None
+            content, tag = await self._refreshed(card, content, tag)
             try:
                 await self._client.chat_update(channel=card.channel, ts=card.ts, **content)
                 card.failures = 0
@@ -256,6 +264,18 @@ class CardPublisher:
                     self._updates.hold(wait)
         card.worker = None
         card.idle.set()
+
+    async def _refreshed(
+        self, card: _Card, content: Mapping[str, Any], tag: str | None
+    ) -> tuple[Mapping[str, Any], str | None]:
+        if card.refresh is None:
+            return content, tag
+        try:
+            fresh = await card.refresh()
+        except Exception:  # the content recorded with the update still goes out
+            log.exception("drawing the card of %s again failed", card.deployment_id)
+            return content, tag
+        return (content, tag) if fresh is None else (_content(fresh[0]), fresh[1])
 
     async def _sent(self, deployment_id: str, tag: str) -> None:
         assert self._on_sent is not None

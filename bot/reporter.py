@@ -8,10 +8,11 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from bot.cards import CardPublisher
-from bot.render.card import CardStep, render_card
+from bot.render.card import CardStep, SlackMessage, render_card
 from bot.render.card_view import card_view
 from bot.render.chart import render_stage_chart
 from bot.render.chart_points import ChartPoint
@@ -31,7 +32,7 @@ from commands.jobs.notes import (
 )
 from commands.jobs.steps import step_label
 from commands.queueing import in_line, place_in_line
-from storage import Store
+from storage import Deployment, Store
 
 log = logging.getLogger(__name__)
 MENTION = re.compile(r"&lt;@([UW][A-Z0-9]+)&gt;")
@@ -54,14 +55,7 @@ class SlackReporter:
             d = await self.store.deployments.get(deployment_id)
             if d is None:
                 return
-            line = await place_in_line(self.store, d.id) if in_line(d) else None
-            view = card_view(d, await self.store.approvals.for_deployment(d.id), line=line)
-            labelled = tuple(
-                CardStep(step_label(s.name, d), s.status, s.detail, s.seconds) for s in view.steps
-            )
-            message = render_card(dataclasses.replace(view, steps=labelled), self.clock())
-            # Only a terminal card is tagged: that is the one a crash must not leave behind.
-            shown = d.state if d.is_terminal else None
+            message, shown = await self._card(d)
             if d.card_ts is None or d.card_channel is None:
                 channel = self.config.environments[d.environment].channel
                 channel_id, ts = await self.publisher.post_card(d.id, channel, message)
@@ -69,7 +63,28 @@ class SlackReporter:
                     d.id, card_channel=channel_id, card_ts=ts, card_state=shown
                 )
             else:
-                self.publisher.update(d.id, d.card_channel, d.card_ts, message, tag=shown)
+                self.publisher.update(
+                    d.id, d.card_channel, d.card_ts, message, tag=shown,
+                    refresh=partial(self._fresh, d.id),
+                )  # fmt: skip
+
+    async def _card(self, d: Deployment) -> tuple[SlackMessage, str | None]:
+        """The card of ``d`` as stored, and its tag: only a terminal card is tagged, as that is
+        the one a crash must not leave behind."""
+        line = await place_in_line(self.store, d.id) if in_line(d) else None
+        view = card_view(d, await self.store.approvals.for_deployment(d.id), line=line)
+        labelled = tuple(
+            CardStep(step_label(s.name, d), s.status, s.detail, s.seconds) for s in view.steps
+        )
+        message = render_card(dataclasses.replace(view, steps=labelled), self.clock())
+        return message, d.state if d.is_terminal else None
+
+    async def _fresh(self, deployment_id: str) -> tuple[SlackMessage, str | None] | None:
+        """The card drawn again as its update goes out (up to a second after ``changed``):
+        another replica may have changed the deployment and sent its card meanwhile, and
+        content drawn before that would overwrite the newer card."""
+        d = await self.store.deployments.get(deployment_id)
+        return None if d is None else await self._card(d)
 
     async def redraw_stale_cards(self, since: datetime) -> int:
         """After a restart: draw once more every finished card a crash left showing an

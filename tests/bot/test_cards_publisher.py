@@ -105,6 +105,31 @@ async def test_updates_between_other_work_still_coalesce_in_order(
     assert len(ws.calls_to("chat.update")) < 5
 
 
+async def test_a_card_drawn_again_as_it_goes_out_does_not_undo_a_newer_one(
+    publisher: CardPublisher, ws: Workspace
+) -> None:
+    """Two replicas redraw one card: this one recorded "waiting" a moment before the other
+    replica stored and sent "queued". What goes out is drawn as it is sent, so "waiting"
+    never comes back over "queued"; a refresh that fails sends what was recorded."""
+    channel, ts = await publisher.post_card("dep-1", CHANNEL, msg("v0"))
+    stored = {"state": "waiting"}
+
+    async def refresh() -> tuple[dict[str, Any], str | None]:
+        return msg(stored["state"]), None
+
+    publisher.update("dep-1", channel, ts, msg("waiting"), refresh=refresh)
+    stored["state"] = "queued"  # the other replica's change, before this update went out
+    await publisher.flush("dep-1")
+    assert shown(ws, ts) == ["v0", "queued"]
+
+    async def broken() -> tuple[dict[str, Any], str | None]:
+        raise RuntimeError("the database is away")
+
+    publisher.update("dep-1", channel, ts, msg("as recorded"), refresh=broken)
+    await publisher.flush("dep-1")
+    assert shown(ws, ts)[-1] == "as recorded"
+
+
 async def test_many_cards_each_end_with_their_final_content(
     publisher: CardPublisher, ws: Workspace
 ) -> None:
