@@ -20,6 +20,7 @@ locks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -35,10 +36,12 @@ log = logging.getLogger(__name__)
 Expire = Callable[[str], Awaitable[None]]
 
 
-async def keep_leases(runner: Runner, expire: Expire | None) -> None:
+async def keep_leases(runner: Runner, expire: Expire | None, stopping: asyncio.Event) -> None:
+    """Until ``stopping`` is set; a round already under way finishes first (a query cancelled
+    midway takes its connection's reset with it, and SQLAlchemy logs that as an error)."""
     loop = asyncio.get_running_loop()
     next_renewal = loop.time()
-    while True:
+    while not stopping.is_set():
         try:
             if loop.time() >= next_renewal:
                 next_renewal = loop.time() + runner.timing.renew_every_s
@@ -50,7 +53,8 @@ async def keep_leases(runner: Runner, expire: Expire | None) -> None:
             raise
         except Exception:  # the database was away: the next round tries again
             log.warning("keeping job leases failed; trying again", exc_info=True)
-        await asyncio.sleep(runner.timing.signal_poll_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), runner.timing.signal_poll_s)
 
 
 async def renew(runner: Runner) -> None:

@@ -32,6 +32,8 @@ from storage import Claimed, Deployment
 
 log = logging.getLogger(__name__)
 RUNNABLE = ("queued", "running", "paused", "watching", "rolling_back")
+#: How long a stopping runner lets the lease keeper finish the round it is in.
+KEEPER_GRACE_S = 5.0
 
 
 class Runner:
@@ -47,6 +49,7 @@ class Runner:
         # Jobs whose lease this runner holds (claimed; renewed by the keeper until released).
         self._leased: set[str] = set()
         self._keeper: asyncio.Task[None] | None = None
+        self._keeper_stopping = asyncio.Event()
         self._changed = asyncio.Event()
         # Requests waiting for their environment: the next one starts when a job ends here.
         self.line = Line(tools, self.start)
@@ -261,8 +264,10 @@ class Runner:
         """Keep this runner's leases, take signals for its jobs from other replicas and, with
         ``take_over``, carry on jobs whose replica died (and expire their requests)."""
         if self._keeper is None:
+            self._keeper_stopping.clear()
             self._keeper = asyncio.create_task(
-                keep_leases(self, expire if take_over else None), name="job-leases"
+                keep_leases(self, expire if take_over else None, self._keeper_stopping),
+                name="job-leases",
             )
 
     async def idle(self) -> None:
@@ -283,6 +288,9 @@ class Runner:
     async def stop(self) -> None:
         """Stop at once, as a crash would: nothing is rolled back, the next start resumes."""
         keeper, self._keeper = self._keeper, None
+        if keeper is not None:  # its round under way finishes; a hung one is cancelled below
+            self._keeper_stopping.set()
+            await asyncio.wait({keeper}, timeout=KEEPER_GRACE_S)
         tasks = [*self._jobs.values(), *self._timers.values(), *([keeper] if keeper else [])]
         for task in tasks:
             task.cancel()
