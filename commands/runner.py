@@ -28,12 +28,11 @@ from commands.lease_keeper import keep_leases
 from commands.platform.errors import PlatformError
 from commands.queueing import Line
 from commands.recovery import resume
+from commands.stopping import finish_or_cancel
 from storage import Claimed, Deployment
 
 log = logging.getLogger(__name__)
 RUNNABLE = ("queued", "running", "paused", "watching", "rolling_back")
-#: How long a stopping runner lets the lease keeper finish the round it is in.
-KEEPER_GRACE_S = 5.0
 
 
 class Runner:
@@ -288,10 +287,10 @@ class Runner:
     async def stop(self) -> None:
         """Stop at once, as a crash would: nothing is rolled back, the next start resumes."""
         keeper, self._keeper = self._keeper, None
-        if keeper is not None:  # its round under way finishes; a hung one is cancelled below
+        if keeper is not None:  # the round it is in finishes first
             self._keeper_stopping.set()
-            await asyncio.wait({keeper}, timeout=KEEPER_GRACE_S)
-        tasks = [*self._jobs.values(), *self._timers.values(), *([keeper] if keeper else [])]
+            await finish_or_cancel(keeper)
+        tasks = [*self._jobs.values(), *self._timers.values()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

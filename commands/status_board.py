@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from typing import Any, Generic, TypeVar
 from commands.config.model import Config, Environment
 from commands.platform.base import EnvironmentState, Platform
 from commands.platform.errors import PlatformError
+from commands.stopping import GRACE_S, finish_or_cancel
 from storage import AuditEvent, Deployment, Lock, Store
 
 log = logging.getLogger(__name__)
@@ -78,15 +78,9 @@ class _OneAtATime(Generic[T]):
         # shield: an asker cancelled while waiting leaves the read to the others.
         return await asyncio.shield(self.start(read))
 
-    async def close(self, grace: float = 5.0) -> None:
-        # A read cancelled mid-query leaves its connection's reset cancelled too (SQLAlchemy
-        # logs "Exception during reset"): a read this short is let finish, a hung one is not.
-        if self._task is None or self._task.done():
-            return
-        await asyncio.wait({self._task}, timeout=grace)
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._task
+    async def close(self, grace: float = GRACE_S) -> None:
+        if self._task is not None and not self._task.done():
+            await finish_or_cancel(self._task, grace)
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:
