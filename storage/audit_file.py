@@ -12,13 +12,10 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
-from storage.audit_fast import CHAIN_COLUMNS
 from storage.audit_result import VerifyResult
 from storage.audit_walk import Head, Walker
 
-_ROWS = (
-    f"SELECT {', '.join(CHAIN_COLUMNS)} FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq"
-)
+_ROWS = "SELECT {columns} FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq"
 _LARGEST = 2**63 - 1  # SQLite's largest integer
 
 
@@ -43,7 +40,8 @@ class FileRows:
     def walk(self, walker: Walker, after: int = 0, until: int | None = None) -> VerifyResult | None:
         """Walk the rows with ``after < seq <= until`` (every row after ``after`` when
         ``until`` is None); the first bad one's result, or None."""
-        rows = self._conn.execute(_ROWS, (after, _LARGEST if until is None else until))
+        sql = _ROWS.format(columns=walker.select_list)
+        rows = self._conn.execute(sql, (after, _LARGEST if until is None else until))
         with contextlib.closing(rows):
             return walker.walk(rows)
 

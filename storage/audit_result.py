@@ -17,8 +17,9 @@ class VerifyResult:
 
     With a key: ``key_checked``; ``keyed`` rows had a good MAC, ``plain_only`` rows came
     before the first keyed row and are covered by the plain chain alone; ``key_mismatch``
-    means the given key is not the one the log was written with (not evidence of tampering).
-    ``checkpoints`` counts the checkpoints compared.
+    means the given key is not the one the log was written with (not evidence of tampering);
+    ``last_mac`` is the last row's MAC (a walk without a key or a checkpoint MAC never reads
+    MACs: None then). ``checkpoints`` counts the checkpoints compared.
     """
 
     ok: bool

@@ -14,9 +14,8 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import KeyedColumnElement
 
 from storage.models import AuditEventRow
 
@@ -25,29 +24,28 @@ _TABLE = AuditEventRow.__tablename__
 
 async def stream_rows(
     session: AsyncSession,
-    columns: Sequence[KeyedColumnElement[Any]],
+    select_list: str,
     batch_size: int,
     *,
     after: int = 0,
     until: int | None = None,
 ) -> AsyncIterator[Sequence[Sequence[Any]]]:
-    """Batches of ``columns`` for the rows of ``audit_events`` with ``after < seq <= until``
-    (every row after ``after`` when ``until`` is None), in ``seq`` order."""
+    """Batches of ``select_list`` (plain column names, or ``NULL AS name``) for the rows of
+    ``audit_events`` with ``after < seq <= until`` (every row after ``after`` when ``until`` is
+    None), in ``seq`` order."""
     connection = await session.connection()
     if connection.dialect.name == "sqlite":
         raw = await connection.get_raw_connection()
-        names = ", ".join(column.key for column in columns)
-        sql = f"SELECT {names} FROM {_TABLE} WHERE seq > ? AND seq <= ? ORDER BY seq"
+        sql = f"SELECT {select_list} FROM {_TABLE} WHERE seq > ? AND seq <= ? ORDER BY seq"
         last = 2**63 - 1 if until is None else until  # SQLite's largest integer
         async for batch in _prefetched(raw.driver_connection, sql, (after, last), batch_size):
             yield batch
         return
     if connection.dialect.driver == "asyncpg":
         raw = await connection.get_raw_connection()
-        names = ", ".join(column.key for column in columns)
         # seq is a 32-bit INTEGER on PostgreSQL: no sentinel bound
         bound = "" if until is None else f" AND seq <= {int(until)}"
-        sql = f"SELECT {names} FROM {_TABLE} WHERE seq > {int(after)}{bound} ORDER BY seq"
+        sql = f"SELECT {select_list} FROM {_TABLE} WHERE seq > {int(after)}{bound} ORDER BY seq"
         # Inside the session's transaction, so on its snapshot.
         driver = raw.driver_connection
         assert driver is not None
@@ -55,7 +53,7 @@ async def stream_rows(
         while rows := await cursor.fetch(batch_size):
             yield rows
         return
-    query = select(*columns).where(AuditEventRow.seq > after)
+    query = select(text(select_list)).select_from(AuditEventRow).where(AuditEventRow.seq > after)
     if until is not None:  # seq is a 32-bit INTEGER on PostgreSQL: no sentinel bound
         query = query.where(AuditEventRow.seq <= until)
     query = query.order_by(AuditEventRow.seq).execution_options(yield_per=batch_size)

@@ -58,7 +58,7 @@ from storage.audit_key import Keyring
 from storage.audit_parallel import PARALLEL_MIN_ROWS, FarWalk, join
 from storage.audit_result import VerifyResult
 from storage.audit_stream import stream_rows
-from storage.audit_walk import COLUMNS, Head, Walker
+from storage.audit_walk import Head, Walker
 from storage.db import Database, database_file
 from storage.models import AuditHeadRow
 
@@ -136,11 +136,12 @@ async def _verify_session(
             if (source := await _exported_snapshot(db, session, head, min_rows)) is not None:
                 far = await _far_walk(source, head.seq if head else 0, keyring, points, min_rows)
             until = None if far is None else far[0] - 1
-            async for rows in stream_rows(session, COLUMNS, batch_size, until=until):
+            async for rows in stream_rows(session, walker.select_list, batch_size, until=until):
                 if (bad := walker.walk(rows)) is not None:
                     return bad
             if far is not None and not join(walker, await far[1].result()):
-                async for rows in stream_rows(session, COLUMNS, batch_size, after=far[0] - 1):
+                rest = stream_rows(session, walker.select_list, batch_size, after=far[0] - 1)
+                async for rows in rest:
                     if (bad := walker.walk(rows)) is not None:
                         return bad
         finally:

@@ -1,7 +1,7 @@
 """The chain walk behind ``audit_verify``: a fast loop for the rows that fit, and the careful
 per-row check that names what is wrong with one that does not.
 
-``Walker.walk`` takes rows as plain tuples in ``COLUMNS`` order. A row the fast loop cannot
+``Walker.walk`` takes rows as plain tuples in ``CHAIN_COLUMNS`` order. A row the fast loop cannot
 pass outright (the first row, a checkpointed row, a change of encoding, a row without a MAC,
 anything that does not match) goes through ``Walker.check``, which decides with the full
 rules; so the fast loop only ever decides the common case, and identically.
@@ -14,10 +14,10 @@ from typing import Any, NamedTuple
 
 from storage.audit_chain import CHAIN_VERSIONS, ChainFields, row_hash
 from storage.audit_checkpoint import Checkpoint
-from storage.audit_fast import CHAIN_COLUMNS, Tip, walk_v2
+from storage.audit_fast import CHAIN_COLUMNS, Tip, chain_select, reads_macs, walk_v2
 from storage.audit_key import AuditKey, Keyring, same
 from storage.audit_result import VerifyResult
-from storage.models import GENESIS_HASH, AuditEventRow
+from storage.models import GENESIS_HASH
 
 
 class ChainRow(NamedTuple):
@@ -48,7 +48,6 @@ class Head(NamedTuple):
 
 
 assert ChainRow._fields == CHAIN_COLUMNS
-COLUMNS = tuple(AuditEventRow.__table__.c[name] for name in CHAIN_COLUMNS)
 
 
 def _no_encoding(*_: Any) -> str:
@@ -77,6 +76,9 @@ class Walker:
             seq: [(point.hash, point.mac) for point in points]
             for seq, points in self.expected.items()
         }
+        #: The select list this walk reads rows with (``audit_fast.chain_select``).
+        point_macs = (point.mac for points in self.expected.values() for point in points)
+        self.select_list = chain_select(reads_macs(keyring is not None, point_macs))
 
     def walk(self, rows: Iterable[Sequence[Any]]) -> VerifyResult | None:
         """Check ``rows`` (the next rows in seq order); the first bad one's result, or None."""

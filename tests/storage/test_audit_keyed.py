@@ -21,6 +21,7 @@ from storage.audit_chain import ChainFields, row_hash
 from storage.audit_checkpoint import Checkpoint
 from storage.audit_key import AuditKey, Keyring
 from storage.audit_verify import verify_chain
+from storage.audit_walk import Walker
 from storage.models import GENESIS_HASH
 
 ROWS = 10
@@ -367,3 +368,18 @@ def test_a_short_key_is_refused() -> None:
 def test_the_key_id_names_the_key_without_revealing_it() -> None:
     assert KEY.key_id != OTHER_KEY.key_id and len(KEY.key_id) == 16
     assert "k" * 32 not in repr(KEY)
+
+
+def test_only_a_walk_that_checks_macs_reads_them(chain: Chain) -> None:
+    with_mac = chain.checkpoint
+    without_mac = Checkpoint(with_mac.seq, with_mac.hash)
+    reads = {
+        "plain": Walker(None, []),
+        "checkpoint without a MAC": Walker(None, [without_mac]),
+        "checkpoint with a MAC": Walker(None, [with_mac]),
+        "key": Walker(Keyring(KEY), []),
+    }
+    assert {name: "NULL AS mac" not in w.select_list for name, w in reads.items()} == {
+        "plain": False, "checkpoint without a MAC": False, "checkpoint with a MAC": True,
+        "key": True,
+    }  # fmt: skip

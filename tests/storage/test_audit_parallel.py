@@ -13,7 +13,7 @@ import pytest
 from storage import AuditKey, Checkpoint, Keyring, Store
 from storage.audit_parallel import FarWalk, join
 from storage.audit_verify import verify_chain
-from storage.audit_walk import COLUMNS, Walker
+from storage.audit_walk import Walker
 
 KEY = AuditKey.from_text("k" * 32)
 
@@ -79,8 +79,8 @@ async def test_a_clean_far_half_is_walked_by_the_worker_and_joined(
     assert (far.clean, far.first, far.checked, far.keyed, far.last_seq) == (True, 6, 5, 5, 10)
     near = Walker(Keyring(KEY), [point])
     with _raw(path) as raw:
-        columns = ", ".join(column.key for column in COLUMNS)
-        rows = raw.execute(f"SELECT {columns} FROM audit_events WHERE seq <= 5 ORDER BY seq")
+        sql = f"SELECT {near.select_list} FROM audit_events WHERE seq <= 5 ORDER BY seq"
+        rows = raw.execute(sql)
         assert near.walk(rows.fetchall()) is None
     assert join(near, far)
     assert (near.checked, near.keyed, near.last_seq, near.last_hash) == (10, 10, 10, far.last_hash)
