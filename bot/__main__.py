@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot import collection, logs
+from commands import eventloop
 from commands.config import ConfigError
 
 if TYPE_CHECKING:
@@ -140,23 +140,23 @@ def run(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
         if args.audit_mode == "verify":
             keyring = Runtime.from_environ(env).audit_keyring()
             slack = _audit_channel(args.config, env) if args.against_slack else None
-            return asyncio.run(
+            return eventloop.run(
                 verify(url, out, keyring=keyring, checkpoint_files=args.checkpoint, slack=slack)
             )
         since = _since(args.since)
-        return asyncio.run(export(url, args.format, since, args.output, out))
+        return eventloop.run(export(url, args.format, since, args.output, out))
     if mode == "serve":
         from bot.cli.serve import serve
 
         settings = load_settings(args.config, env)
         settings.runtime.require("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
-        return asyncio.run(serve(settings, args.host, args.port))
+        return eventloop.run(serve(settings, args.host, args.port))
     if mode == "socket":
         from bot.cli.serve import socket_mode
 
         settings = load_settings(args.config, env)
         settings.runtime.require("SLACK_APP_TOKEN", "SLACK_BOT_TOKEN")
-        return asyncio.run(socket_mode(settings, args.host, args.port))
+        return eventloop.run(socket_mode(settings, args.host, args.port))
     if mode in ("console", "demo"):
         from bot.console.cli import console, demo
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TextIO
 
 from bot.settings import Settings
+from commands import eventloop
 from commands.config.durations import format_duration
 
 
@@ -55,5 +55,5 @@ def check(settings: Settings, out: TextIO, *, live: bool) -> int:
         return 0
     from bot.cli.live import live_checks
 
-    problems = asyncio.run(live_checks(settings, out))
+    problems = eventloop.run(live_checks(settings, out))
     return 1 if problems else 0

@@ -12,6 +12,7 @@ from bot.console.demo_config import demo_overrides
 from bot.console.session import Console, open_console
 from bot.local import quick_checks
 from bot.settings import Settings
+from commands import eventloop
 
 BANNER = """deploybot console — the real bot, a local Slack workspace and a local Azure sandbox.
 Configuration: {source}. Type help for console commands, /deploy help for the bot's."""
@@ -34,15 +35,15 @@ def console(settings: Settings, out: TextIO, *, script: Path | None = None) -> i
         except OSError as error:
             print(f"deploybot: cannot read {script}: {error.strerror}", file=out)
             return 2
-        return asyncio.run(
+        return eventloop.run(
             _scripted(settings, lines, out, built_in=built_in, database_url=database_url)
         )
-    return asyncio.run(_interactive(settings, out, built_in=built_in, database_url=database_url))
+    return eventloop.run(_interactive(settings, out, built_in=built_in, database_url=database_url))
 
 
 def demo(settings: Settings, out: TextIO, *, script: str = DEMO_SCRIPT) -> int:
     """The tour keeps a throw-away database: it must tell the same story on every run."""
-    return asyncio.run(
+    return eventloop.run(
         _scripted(settings, script.splitlines(), out, narrate=True, built_in=_is_built_in(settings))
     )
 

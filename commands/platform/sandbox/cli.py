@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from commands import eventloop
 from commands.platform.sandbox.errors import SandboxError
 from commands.platform.sandbox.sandbox import Sandbox
 from commands.platform.sandbox.system import SandboxSystem
@@ -103,7 +104,7 @@ def main(
     """
     rps = DEFAULT_LOAD_RPS if load_rps is None else load_rps
     try:
-        return asyncio.run(_run(port, env_file, config_out, out, rps))
+        return eventloop.run(_run(port, env_file, config_out, out, rps))
     except SandboxError as error:
         print(f"deploybot sandbox: {error}", file=out)
         return 2
