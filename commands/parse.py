@@ -25,6 +25,9 @@ from commands.requests import (
 
 DEPLOYMENT_ID = re.compile(r"^d-[0-9a-f]{10}$")
 VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
+#: What shlex (POSIX mode, whitespace split) treats specially, and what it splits on.
+_SHELL_SYNTAX = re.compile(r"[\"'\\]")
+_WHITESPACE = re.compile(r"[ \t\r\n]+")
 MAX_REASON = 300
 MAX_HISTORY = 100
 
@@ -66,7 +69,10 @@ def parse(command: str, text: str, environments: Mapping[str, str]) -> Request |
     if usage is None:
         return UsageError(f"`{command}` is not a deploybot command.", DEPLOY_USAGE)
     try:
-        words = _split(text)
+        words = split_words(text)
+    except ValueError:
+        return UsageError("A quote is not closed.", usage)
+    try:
         if command == "/canary":
             return _deploy(words, environments, canary=True)
         if command == "/rollback":
@@ -76,13 +82,14 @@ def parse(command: str, text: str, environments: Mapping[str, str]) -> Request |
         return UsageError(refusal.problem, usage)
 
 
-def _split(text: str) -> list[str]:
+def split_words(text: str) -> list[str]:
+    """The words of ``text`` as a POSIX shell splits them (quotes group, backslash escapes).
+    Raises ValueError for a quote left open."""
     # Slack escapes &, < and > in command text; undo it so we see what the user typed.
     plain = html.unescape(text).translate(SMART_QUOTES).strip()
-    try:
-        return shlex.split(plain)
-    except ValueError:
-        raise _Refusal("A quote is not closed.") from None
+    if not _SHELL_SYNTAX.search(plain):  # shlex walks each character in Python: 10 µs a word
+        return _WHITESPACE.split(plain) if plain else []
+    return shlex.split(plain)
 
 
 def _deploy_command(words: list[str], envs: Mapping[str, str]) -> Request:

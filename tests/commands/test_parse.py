@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import shlex
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from commands.parse import environment_words, parse
+from commands.parse import environment_words, parse, split_words
 from commands.requests import (
     Cancel,
     Deploy,
@@ -178,3 +180,17 @@ def test_cancel_takes_an_environment_or_a_deployment_id() -> None:
     assert isinstance(missing, UsageError) and "Say which request" in missing.problem
     unknown = parse("/deploy", "cancel nowhere", ENVS)
     assert isinstance(unknown, UsageError) and "not an environment" in unknown.problem
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab 1.-\t\r\n\xa0\x0b\u2003#;|$\"'\\<>é"))))
+def test_words_split_as_shlex_splits_them_with_or_without_quotes(text: str) -> None:
+    # Text without quotes or backslashes skips shlex: the words must be the same either way.
+    try:
+        expected: list[str] | None = shlex.split(text.strip())
+    except ValueError:
+        expected = None
+    try:
+        words: list[str] | None = split_words(text)
+    except ValueError:
+        words = None
+    assert words == expected
