@@ -250,6 +250,7 @@ USED_WITHOUT_IMPORT = {
     "aiosqlite": "SQLAlchemy loads it for sqlite+aiosqlite:// URLs",
     "asyncpg": "SQLAlchemy loads it for postgresql+asyncpg:// URLs (several replicas)",
     "tzdata": "zoneinfo reads its time zones where the system has none",
+    "httptools": "uvicorn parses HTTP with it (in C) wherever it is installed, h11 otherwise",
     "azure-mgmt-core": "the ARM pipeline under azure-mgmt-web/-trafficmanager/-monitor, pinned",
 }
 
