@@ -1,10 +1,10 @@
 """Run a program's main coroutine on uvloop where it is installed (Linux and macOS), else on
 asyncio's own loop.
 
-uvloop's transports and callbacks run in C: under load the bot spends a third less CPU per
-Slack request on the event loop itself, and ``audit verify`` reads PostgreSQL rows faster.
-Every entry point runs through here, so the console, the sandbox and ``serve`` all run on
-the same loop a team's replicas do."""
+uvloop's transports and callbacks run in C, so less of each Slack request's CPU goes to the
+loop itself, and ``audit verify`` reads PostgreSQL rows faster (README, benchmarks). Every
+entry point runs through here, so the console, the sandbox and ``serve`` all run on the loop
+a team's replicas do."""
 
 from __future__ import annotations
 

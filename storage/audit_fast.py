@@ -3,9 +3,9 @@
 Only the standard library is imported here (and, in the verify worker this file is when run
 as a script, the database driver and uvloop), so the worker starts in a few milliseconds
 instead of importing the whole storage package (SQLAlchemy and all, most of a second).
-``walk_v2`` passes a row only when the careful per-row check (``audit_walk``)
-would pass it too, and stops at the first row it cannot pass outright, leaving that row to
-the careful check: it decides the common case only, and identically.
+``walk_v2`` passes a row only when the careful per-row check (``audit_walk``) would pass it
+too, and stops at the first row it cannot pass outright, leaving that row to the careful
+check: it decides the common case only, and identically.
 
 A row passes when its ``seq`` follows the last one, its ``prev_hash`` is the last row's hash,
 it names encoding 2, its hash is that encoding of its fields (``audit_chain.hash_v2``), and,
@@ -37,19 +37,15 @@ _BLOCK = 64  # SHA-256's block size, in bytes
 ROW_MAC_PREFIX = b"deploybot-audit-row:"
 
 
-def chain_select(macs: bool) -> str:
-    """The select list of a walked row, in ``CHAIN_COLUMNS`` order. Without ``macs``,
-    ``key_id`` and ``mac`` come back NULL: a walk with no key and no checkpoint MAC never looks
-    at them, and they are a quarter of what each row sends."""
+def chain_select(keyed: bool, point_macs: Iterable[str | None]) -> str:
+    """The select list of a walked row, in ``CHAIN_COLUMNS`` order, for a walk with (or
+    without) keys and checkpoints naming ``point_macs``. A walk with no key and no checkpoint
+    MAC never looks at ``key_id`` and ``mac``: they come back NULL, as they are a quarter of
+    what each row sends."""
+    macs = keyed or any(mac is not None for mac in point_macs)
     return ", ".join(
         name if macs or name not in _MAC_COLUMNS else f"NULL AS {name}" for name in CHAIN_COLUMNS
     )
-
-
-def reads_macs(keyed: bool, point_macs: Iterable[str | None]) -> bool:
-    """Whether a walk with (or without) keys and checkpoints naming ``point_macs`` needs each
-    row's ``key_id`` and ``mac``."""
-    return keyed or any(mac is not None for mac in point_macs)
 
 
 class MacStates(NamedTuple):
@@ -171,7 +167,7 @@ class HalfWalk:
         self._walker: Any = None
         self.clean = True
         self.rows_sql = _FAR_ROWS.format(
-            columns=chain_select(reads_macs(bool(keys), (p[2] for p in task["checkpoints"]))),
+            columns=chain_select(bool(keys), (point[2] for point in task["checkpoints"])),
             first=self._first, last=int(task["last"]),
         )  # fmt: skip
 
@@ -271,7 +267,9 @@ def main() -> int:
     import sys
 
     task = json.load(sys.stdin)
-    try:  # the same event loop as the process that started this one (commands.eventloop)
+    # The loop commands.eventloop picks for the process that started this one; storage does
+    # not import commands, and this script loads the project only for an unusual row.
+    try:
         import uvloop
 
         run: Any = uvloop.run

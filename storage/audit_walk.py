@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from storage.audit_chain import CHAIN_VERSIONS, ChainFields, row_hash
 from storage.audit_checkpoint import Checkpoint
-from storage.audit_fast import CHAIN_COLUMNS, Tip, chain_select, reads_macs, walk_v2
+from storage.audit_fast import CHAIN_COLUMNS, Tip, chain_select, walk_v2
 from storage.audit_key import AuditKey, Keyring, same
 from storage.audit_result import VerifyResult
 from storage.models import GENESIS_HASH
@@ -78,7 +78,7 @@ class Walker:
         }
         #: The select list this walk reads rows with (``audit_fast.chain_select``).
         point_macs = (point.mac for points in self.expected.values() for point in points)
-        self.select_list = chain_select(reads_macs(keyring is not None, point_macs))
+        self.select_list = chain_select(keyring is not None, point_macs)
 
     def walk(self, rows: Iterable[Sequence[Any]]) -> VerifyResult | None:
         """Check ``rows`` (the next rows in seq order); the first bad one's result, or None."""
