@@ -45,6 +45,9 @@ async def generate_month(store: Store, clock: Clock, start: datetime) -> None:
     incidents = Incidents(store.db)
     for day in range(30):
         clock.now = start + day * DAY + 10 * 60 * MINUTE
+        # Created finished: a bot running on the same database takes an unfinished job that
+        # no replica holds, last touched longer than a lease ago, over (this clock is weeks
+        # behind the bot's), and would end it its own way before the update below.
         d = await store.deployments.create(
             kind="deploy",
             environment="prod",
@@ -52,11 +55,10 @@ async def generate_month(store: Store, clock: Clock, start: datetime) -> None:
             from_version=f"v1.{day - 1}.0",
             strategy="bluegreen",
             requested_by="U0ALICE",
+            state="rolled_back" if day in (5, 15, 25) else "succeeded",
         )
         clock.now += (day % 3 + 1) * 10 * MINUTE  # lead times 10, 20, 30 min, ten of each
-        await store.deployments.update(
-            d.id, state="rolled_back" if day in (5, 15, 25) else "succeeded"
-        )
+        await store.deployments.update(d.id, finished_at=clock.now)
         if day == 20:  # a rollback job half an hour after day 20's deployment went live
             clock.now += 30 * MINUTE
             await store.deployments.create(
