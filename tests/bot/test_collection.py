@@ -1,4 +1,4 @@
-"""bot.collection: the collector held through start-up, then one pass and a freeze."""
+"""bot.collection: the collector held through start-up, then everything frozen."""
 
 from __future__ import annotations
 
@@ -30,22 +30,27 @@ def restored_collector() -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("restored_collector")
-def test_release_frees_start_up_cycles_freezes_the_survivors_and_collects_again() -> None:
+def test_release_freezes_start_up_without_a_pass_and_collects_again() -> None:
     collection.hold()
     assert not gc.isenabled()
-    garbage, survivor = Node(), Node()
-    garbage.other, garbage.other.other = Node(), garbage  # a cycle nobody refers to
-    survivor.other = survivor
-    gone, kept = weakref.ref(garbage), weakref.ref(survivor)
-    del garbage
+    start_up = Node()
+    start_up.other = start_up  # a cycle of start-up's, in use or not
+    kept = weakref.ref(start_up)
+    del start_up
     for _ in range(10 * gc.get_threshold()[0]):  # allocations that would start passes
         Node().other = Node()
-    assert gone() is not None  # held: no pass ran
+    assert kept() is not None  # held: no pass ran
     frozen = gc.get_freeze_count()
 
     collection.release()
 
     assert gc.isenabled()
-    assert gone() is None
-    assert kept() is survivor
     assert gc.get_freeze_count() > frozen
+    gc.collect()
+    assert kept() is not None  # frozen: no pass looks at it again
+    later = Node()
+    later.other = later
+    gone = weakref.ref(later)
+    del later
+    gc.collect()
+    assert gone() is None  # what is allocated after start-up is collected as ever
