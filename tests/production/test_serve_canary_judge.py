@@ -117,7 +117,9 @@ async def test_a_shared_database_outage_pauses_the_canary_instead_of_rolling_it_
         await asyncio.sleep(1)  # users still get errors from both versions; nothing is blamed
         assert card.text.endswith("Paused") and outcome(card) is None, card.text
         assert await sandbox.enabled_endpoints() == {"blue", "green"}
-        assert in_thread(prod, card, "is failing on both the canary and the baseline")
+        # The question is posted in the thread once the card says Paused (CanaryStage._pause).
+        question = "is failing on both the canary and the baseline"
+        await slack.wait_for(lambda: in_thread(prod, card, question), timeout=15)
         # The database is back: a person resumes, and the judge passes the stage it paused.
         await sandbox.admin("POST", "/admin/faults/dependency", {"name": "database", "down": False})
         assert await slack.click(ALICE, card, "Resume") == 200
