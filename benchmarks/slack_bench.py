@@ -15,6 +15,9 @@ serve's settings) and this process, the load generator. Approvals 0, no freezes.
    answered), wall time and the CPU seconds serve had used at each; the bare process
    likewise. The project is byte-compiled first, as an installed bot is
    (``_processes.compile_project``). Idle RSS 2 s after ready, the Azure platform loaded.
+   Beside them, the floor: the libraries serve is built on, imported ``--starts`` times in a
+   fresh interpreter with none of the bot's code (``_floor.py``): wall and CPU to the end of
+   the imports, and RSS then.
 2. Load: ``--deployments`` blue-green deployments (watch window 150 s) run while signed
    ``/deploy help`` and ``/deploy status`` commands come from ``--senders`` concurrent senders,
    in two rounds: bare ack endpoint, bare answering endpoint, help, status. Per kind: the ack
@@ -47,6 +50,7 @@ import aiohttp
 import yaml
 from _arm import raw_patch
 from _common import Row, ms, percentile, render
+from _floor import LIBRARIES, library_floor
 from _load import Chunk, LoadClient
 from _processes import (
     Proc,
@@ -221,6 +225,11 @@ async def main(args: Args) -> int:
                 await start_bare(folder, slack.url),
             )
             rows = startup_rows(starts, bare)
+            floor = await asyncio.to_thread(library_floor, args.starts)
+            rows.append(
+                Row(f"  the libraries alone ({len(LIBRARIES)} imports, fresh interpreter)",
+                    f"median {ms(floor.wall_s)}; CPU median {ms(floor.cpu_s)}")
+            )  # fmt: skip
             async with contextlib.AsyncExitStack() as stack:
                 stack.push_async_callback(started.proc.stop)
                 stack.push_async_callback(bare.proc.stop)
@@ -231,6 +240,7 @@ async def main(args: Args) -> int:
                     Row("RSS idle (Azure platform loaded)", f"{idle[0]:.0f} MiB",
                         f"bare {idle[1]:.0f} MiB", "< 120 MB", idle[0] * 1.048576 < 120)
                 )  # fmt: skip
+                rows.append(Row("  the libraries alone", f"{floor.rss_mib:.0f} MiB"))
                 client = await stack.enter_async_context(
                     LoadClient(bot.url, slack.url, sb.admin_url, sb.env)
                 )
