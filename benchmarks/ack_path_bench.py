@@ -8,9 +8,9 @@ senders, where each sender's next request waits for its ack, so latency is the s
 request times the senders. This shows the part of that CPU that is the ack alone: the bot's
 edge checks (size, signature, envelope), Bolt's dispatch up to ``ack()``, the metrics, and
 the Starlette route, for ``/deploy help`` and ``/deploy status`` (the bot as
-``bot.assemble.build`` builds it for serve, on the sandbox and the Slack emulator), then the
-answers' CPU separately (posted to a response_url served in this process, so its server's
-share is in that figure too). The cyclic GC is frozen after start-up, as serve freezes it.
+``bot.local.local_stack`` builds it, as serve does, on the sandbox and the Slack emulator),
+then the answers' CPU separately (posted to a response_url served in this process, so its
+server's share is in that figure too). The cyclic GC is frozen after start-up, as serve freezes it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import gc
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -29,15 +28,12 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiohttp import web
-from azure.identity.aio import ClientSecretCredential
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot import assemble
-from bot.assemble import AzureEndpoint, SlackEndpoint, Tuning
-from bot.local import BOT_TOKEN, SIGNING_SECRET, World, local_settings, local_world
+from bot.local import SIGNING_SECRET, local_stack
 from bot.slackemu import signed_headers
 from commands import eventloop
 
@@ -90,9 +86,9 @@ async def cpu_per_request(app: Asgi, bodies: list[bytes]) -> tuple[float, float]
             raise SystemExit("a request was not acknowledged with 200")
     acked = time.process_time()
     await asyncio.sleep(2)  # the answers, and the background the bot has anyway
-    return (acked - started) * 1000 / len(bodies), (time.process_time() - acked) * 1000 / len(
-        bodies
-    )
+    answered = time.process_time()
+    per_request = 1000 / len(bodies)
+    return (acked - started) * per_request, (answered - acked) * per_request
 
 
 async def response_url_server() -> tuple[web.AppRunner, str]:
@@ -118,23 +114,10 @@ def bare_app() -> Starlette:
     return Starlette(routes=[Route("/slack/events", events, methods=["POST"])])
 
 
-async def measure(
-    world: World, folder: Path, requests: int
-) -> list[tuple[str, float, float | None]]:
-    sandbox = world.sandbox
-    credential = ClientSecretCredential(
-        sandbox.tenant_id, sandbox.client_id, sandbox.client_secret,
-        authority=sandbox.authority_host, connection_verify=str(sandbox.ca_file),
-    )  # fmt: skip
+async def measure(requests: int) -> list[tuple[str, float, float | None]]:
     runner, answer_url = await response_url_server()
     try:
-        async with assemble.build(
-            local_settings(world),
-            SlackEndpoint(world.emu.api_url, BOT_TOKEN, SIGNING_SECRET),
-            AzureEndpoint(arm_url=sandbox.arm_url, ca_file=sandbox.ca_file, credential=credential),
-            database_url=f"sqlite+aiosqlite:///{folder / 'deploybot.db'}",
-            tuning=Tuning(shutdown_grace_s=0),
-        ) as bot:
+        async with local_stack() as bot:
             warm = [command_body(t, n, answer_url) for n, t in enumerate(["help", "status"] * 50)]
             await cpu_per_request(bot.web, warm)  # first calls: caches, the status board
             gc.collect()
@@ -147,13 +130,10 @@ async def measure(
             return found
     finally:
         await runner.cleanup()
-        await credential.close()
 
 
 async def run(requests: int) -> int:
-    with tempfile.TemporaryDirectory(prefix="ack-path-") as scratch:
-        async with local_world() as world:
-            found = await measure(world, Path(scratch), requests)
+    found = await measure(requests)
     print(f"{'request':24} {'ack CPU/request':>16} {'answer CPU/request':>19}")
     for label, ack, answer in found:
         answered = "-" if answer is None else f"{answer:.3f} ms"

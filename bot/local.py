@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 from azure.identity.aio import ClientSecretCredential
+from starlette.applications import Starlette
 
 from bot import assemble
 from bot.assemble import AzureEndpoint, SlackEndpoint, Tuning
@@ -51,6 +52,7 @@ class LocalStack:
     emu: SlackEmulator
     services: Services
     url: str
+    web: Starlette  # what ``url`` serves, for callers that drive it as an ASGI app
 
 
 def quick_checks(
@@ -159,7 +161,7 @@ async def local_bot(
         )
         url = await stack.enter_async_context(running(bot.web))
         world.emu.connect_app(f"{url}/slack/events", signing_secret=SIGNING_SECRET)
-        yield LocalStack(settings, sb, world.ws, world.emu, bot.services, url)
+        yield LocalStack(settings, sb, world.ws, world.emu, bot.services, url, bot.web)
 
 
 @contextlib.asynccontextmanager
