@@ -187,10 +187,10 @@ class Deploys:
         return await self.rollbacks.rollback(actor, environment, version, reason, groups, key)
 
     async def rollback_deployment(
-        self, actor: str, deployment_id: str, groups: policy.Groups
+        self, actor: str, deployment: Deployment, groups: policy.Groups
     ) -> Started | Busy | Refused | Answer:
-        """The card's Roll back button."""
-        return await self.rollbacks.rollback_deployment(actor, deployment_id, groups)
+        """The card's Roll back button, on the deployment as the click read it."""
+        return await self.rollbacks.rollback_deployment(actor, deployment, groups)
 
 
 __all__ = ["Deploys"]

@@ -32,6 +32,8 @@ class Click:
     deploys: Deploys
     user: str
     deployment_id: str
+    #: As the click read it, before acting: a handler that must judge fresh state reads again.
+    deployment: Deployment
     groups: dict[str, frozenset[str]]
     body: dict[str, Any]
 
@@ -74,7 +76,8 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
             user, deployment_id = _who_and_what(body)
 
             async def work() -> dict[str, Any] | None:
-                env = await environment_of(deployment_id)
+                found = await services.store.deployments.get(deployment_id)
+                env = found.environment if found else None
                 received = asyncio.ensure_future(
                     services.store.audit.append(
                         user,
@@ -89,9 +92,11 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
                 # waiting for its commit: a Roll back reaches the watching job sooner.
                 await asyncio.sleep(0)
                 try:
-                    if env is None:
+                    if found is None or env is None:
                         return answers.message("I don't know that deployment.")
-                    click = Click(services.deploys, user, deployment_id, await groups(env), body)
+                    click = Click(
+                        services.deploys, user, deployment_id, found, await groups(env), body
+                    )
                     return await handler(click, client)
                 finally:
                     await received
@@ -115,9 +120,7 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
         return None
 
     async def roll_back(click: Click, client: AsyncWebClient) -> dict[str, Any] | None:
-        result = await click.deploys.rollback_deployment(
-            click.user, click.deployment_id, click.groups
-        )
+        result = await click.deploys.rollback_deployment(click.user, click.deployment, click.groups)
         return rendering.started_answer(result, services.clock())
 
     async def on_reject_reason(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
