@@ -24,6 +24,8 @@ from .conftest import Production, SandboxProcess, production
 from .fake_slack import Message
 from .test_serve_restart import ALICE, BOB, outcome, restarted
 
+DAVE = "U0DAVE"  # no role: he may read prod, not change it
+
 NEW = "v1.3.0"
 
 
@@ -137,6 +139,35 @@ async def test_the_patch_goes_out_before_any_row_and_every_row_follows(
     assert [a for a in after_watching if a in expected] == expected, after_watching
     code, out = await prod.audit_verify()
     assert code == 0, out
+
+
+async def test_a_roll_back_click_by_someone_who_may_not_change_prod_moves_nothing(
+    running: Production,
+) -> None:
+    """The click on a watching card is acted on straight from the click's own read of the
+    deployment; the permission check still stands in front of the signal."""
+    prod = running
+    card, old = await watching(prod)
+    since = len(await arm_requests(prod.sandbox))
+    assert await prod.slack.click(DAVE, card, "Roll back") == 200
+    refusal = await prod.slack.wait_for(lambda: prod.slack.response("you can't change prod"))
+    assert refusal is not None
+    await asyncio.sleep(1)  # a watch that had been told would have switched by now
+    assert patches(await arm_requests(prod.sandbox), since) == []
+    with contextlib.closing(sqlite3.connect(prod.database)) as connection:
+        state, actions = stored(connection, card)
+        refused = connection.execute(
+            "SELECT environment FROM audit_events WHERE action = 'rollback.refused' AND actor = ?",
+            (DAVE,),
+        ).fetchall()
+    assert state == "watching"
+    assert refused == [("prod",)]
+    assert "rollback.requested U0DAVE" not in actions, actions
+
+    assert await prod.slack.click(BOB, card, "Roll back") == 200
+    await prod.slack.wait_for(lambda: outcome(card), timeout=60)
+    assert outcome(card) == "Rolled back", card.text
+    assert await prod.sandbox.served_versions("prod") == {old}
 
 
 async def test_killed_after_the_patch_before_its_rows_the_next_serve_finishes_the_rollback(
