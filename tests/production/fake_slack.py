@@ -77,6 +77,8 @@ class FakeSlack:
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
     acks: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
     files: dict[str, FakeFile] = field(default_factory=dict)
+    #: The client address of every Web API call, in order: one per connection it came over.
+    peers: list[tuple[str, int]] = field(default_factory=list)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     # -- what the bot calls ------------------------------------------------------------------
@@ -88,6 +90,9 @@ class FakeSlack:
             args = dict(await request.post())
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         self.calls.append((method, args))
+        self.peers.append(
+            request.transport.get_extra_info("peername") if request.transport else ("", 0)
+        )
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
         if token != expected:
             return web.json_response({"ok": False, "error": "invalid_auth"})
