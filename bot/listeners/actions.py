@@ -77,12 +77,11 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
 
             async def work() -> dict[str, Any] | None:
                 found = await services.store.deployments.get(deployment_id)
-                env = found.environment if found else None
                 received = asyncio.ensure_future(
                     services.store.audit.append(
                         user,
                         "click.received",
-                        environment=env,
+                        environment=found.environment if found else None,
                         deployment_id=deployment_id or None,
                         details={"action": body["actions"][0].get("action_id")},
                     )
@@ -92,11 +91,10 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
                 # waiting for its commit: a Roll back reaches the watching job sooner.
                 await asyncio.sleep(0)
                 try:
-                    if found is None or env is None:
+                    if found is None:
                         return answers.message("I don't know that deployment.")
-                    click = Click(
-                        services.deploys, user, deployment_id, found, await groups(env), body
-                    )
+                    groups_ = await groups(found.environment)
+                    click = Click(services.deploys, user, deployment_id, found, groups_, body)
                     return await handler(click, client)
                 finally:
                     await received
