@@ -237,8 +237,10 @@ class BlueGreenJob(Job):
             await first_look(self)
         try:
             return await watch(self)
-        except Breach:
+        except Breach as breach:
             self._switching_back = await switch_back_first(self)
+            if breach.recorded is not None:
+                await breach.recorded  # after the switch's first request: it did not wait
             raise
 
     async def _until_public_serves(self, version: str, when: str) -> None:

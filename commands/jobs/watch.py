@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from commands.config.durations import format_duration
 from commands.jobs.stopping import ShuttingDown, wait_any
@@ -12,6 +13,7 @@ from commands.platform.targets import PRODUCTION
 from commands.probes.azure_monitor import AzureMonitorReader
 from commands.probes.errors import MetricsUnavailable
 from commands.probes.health import check_health
+from storage.timeutil import iso_utc
 
 if TYPE_CHECKING:
     from commands.jobs.base import Job, JobTools
@@ -23,14 +25,29 @@ class Breach(Exception):
     """Production misbehaved (or a person asked): roll back.
 
     ``rule`` names the guard that tripped (``health``, ``error_rate``) or ``request`` when a
-    person asked; ``requested_by`` is that person.
+    person asked; ``requested_by`` is that person. ``recorded``: the audit row of what the
+    watch saw, queued and still committing (``switch_back.switch_back_first`` starts the
+    switch before it waits for it).
     """
 
-    def __init__(self, detail: str, rule: str, requested_by: str | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        rule: str,
+        requested_by: str | None = None,
+        recorded: asyncio.Future[None] | None = None,
+    ) -> None:
         super().__init__(detail if requested_by else f"{detail} (rule {rule})")
         self.detail = detail
         self.rule = rule
         self.requested_by = requested_by
+        self.recorded = recorded
+
+
+def queued(row: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
+    """An audit row on its way: it takes its place among the job's rows on the loop's next
+    turn (appends keep their calling order), and its commit is awaited after the switch."""
+    return asyncio.ensure_future(row)
 
 
 def rollback_signal(tools: JobTools, deployment_id: str) -> asyncio.Event:
@@ -64,12 +81,17 @@ async def watch(job: Job) -> str:
         )
         failures = 0 if report.ok else failures + 1
         if failures >= FAILURES_IN_A_ROW:
-            await job.audit(
-                "health.verdict", where="production", ok=False, summary=report.summary()
+            verdict = job.audit(
+                "health.verdict",
+                where="production",
+                ok=False,
+                summary=report.summary(),
+                seen_at=iso_utc(tools.clock()),  # the row's own time follows the switch
             )
             raise Breach(
                 f"production failed its checks {failures} times in a row: {report.summary()}",
                 "health",
+                recorded=queued(verdict),
             )
         try:
             series = await metrics.read(after_switch, started, tools.clock())
@@ -79,10 +101,16 @@ async def watch(job: Job) -> str:
         rate = series.error_rate
         enough = series.requests >= env.canary.rollback.min_requests
         if rate is not None and enough and rate > env.health.max_error_rate:
-            await job.audit("metrics.breach", error_rate=rate, requests=series.requests)
+            breach = job.audit(
+                "metrics.breach",
+                error_rate=rate,
+                requests=series.requests,
+                seen_at=iso_utc(tools.clock()),
+            )
             raise Breach(
                 f"error rate {rate:.1%} over {series.requests:.0f} requests "
                 f"> {env.health.max_error_rate:.1%}",
                 "error_rate",
+                recorded=queued(breach),
             )
     return f"watched {format_duration(until - started)}: {ticks} checks, no breach"

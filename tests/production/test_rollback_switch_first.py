@@ -1,4 +1,5 @@
-"""A Roll back click's Traffic Manager PATCH goes out before anything about it is written.
+"""A Roll back click's Traffic Manager PATCH goes out before anything about it is written, and
+so does a health breach's.
 
 `deploybot serve` on a SQLite file; the test holds the file's write lock (as another process
 writing would) while the person clicks Roll back on a watching deployment, so no row can
@@ -33,6 +34,11 @@ def watch_long(config: dict[str, Any]) -> None:
     prod = config["environments"]["prod"]
     prod["approvals"] = {"required": 0}
     prod["health"]["watch"] = "120s"  # still watching whenever the test clicks
+
+
+def watch_long_checking_often(config: dict[str, Any]) -> None:
+    watch_long(config)
+    config["environments"]["prod"]["health"]["watch_interval"] = "1s"
 
 
 @pytest.fixture
@@ -82,7 +88,7 @@ async def traffic_manager_patch(sandbox: SandboxProcess, since: int) -> None:
         if patches(await arm_requests(sandbox), since):
             return
         await asyncio.sleep(0.02)
-    raise AssertionError("no Traffic Manager PATCH after the click, with the database locked")
+    raise AssertionError("no Traffic Manager PATCH with the database locked")
 
 
 def stored(connection: sqlite3.Connection, card: Message) -> tuple[str, list[str]]:
@@ -105,6 +111,8 @@ def _row(action: str, actor: str, details: str) -> str:
         return f"{action} {shown['outcome']}"
     if action.startswith("step."):
         return f"{action} {shown['step']}"
+    if action == "health.verdict":
+        return f"{action} {shown['where']} {'ok' if shown['ok'] else 'failed'}"
     return f"{action} {actor}"
 
 
@@ -139,6 +147,41 @@ async def test_the_patch_goes_out_before_any_row_and_every_row_follows(
     assert [a for a in after_watching if a in expected] == expected, after_watching
     code, out = await prod.audit_verify()
     assert code == 0, out
+
+
+async def test_a_health_breach_switches_back_while_its_verdict_waits_for_the_database(
+    tmp_path: Path,
+) -> None:
+    """The watch's verdict row is queued, not waited for: with the database locked, the new
+    version turned unhealthy still gets its traffic taken away, and the rows follow."""
+    async with production(tmp_path, tune=watch_long_checking_often) as prod:
+        card, old = await watching(prod)
+        since = len(await arm_requests(prod.sandbox))
+        with write_lock_held(prod.database) as locked:
+            fault = {"version": NEW, "unhealthy": True}
+            await prod.sandbox.admin("POST", "/admin/faults/version", fault)
+            await traffic_manager_patch(prod.sandbox, since)
+            state, actions = stored(locked, card)
+            assert state == "watching", state
+            assert "health.verdict production failed" not in actions, actions
+
+        await prod.slack.wait_for(lambda: outcome(card), timeout=60)
+        assert outcome(card) == "Rolled back", card.text
+        assert await prod.sandbox.served_versions("prod") == {old}
+        with contextlib.closing(sqlite3.connect(prod.database)) as connection:
+            state, actions = stored(connection, card)
+        assert state == "rolled_back"
+        after_watching = actions[actions.index("deployment.state watching") + 1 :]
+        expected = [
+            "health.verdict production failed",
+            "deployment.state rolling_back",
+            "step.started rollback",
+            "step.done rollback",
+            "deployment.finished rolled_back",
+        ]
+        assert [a for a in after_watching if a in expected] == expected, after_watching
+        code, out = await prod.audit_verify()
+        assert code == 0, out
 
 
 async def test_a_roll_back_click_by_someone_who_may_not_change_prod_moves_nothing(
