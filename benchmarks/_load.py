@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import hashlib
 import hmac
 import itertools
 import json
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -260,6 +263,32 @@ class LoadClient:
             await asyncio.sleep(0.02)
         raise TimeoutError("no traffic switch after the click")
 
+    async def breach_when_watching(self, ts: str, version: str, database: Path) -> float | None:
+        """Seconds from the watch's breach verdict to the Traffic Manager PATCH that follows; None
+        if the job ended before it watched. The breach: ``version`` turned unhealthy in the
+        sandbox. The verdict's time is its ``health.verdict`` row's ``seen_at``, when the last
+        failing check had answered (the row itself is written after the switch), read back
+        from the bot's database once committed."""
+        if await self.watching(ts) is None:
+            return None
+        since = time.time()
+        await self.version_fault(version, unhealthy=True)
+        try:
+            _, switch = await self.arm_after(since, None)
+        finally:
+            await self.version_fault(version)  # no fault named: the version behaves again
+        deadline = time.perf_counter() + 10
+        while (verdict := verdict_after(database, since)) is None:
+            if time.perf_counter() > deadline:
+                raise TimeoutError("the breach's health.verdict row was never committed")
+            await asyncio.sleep(0.05)
+        return since + switch - verdict
+
+    async def version_fault(self, version: str, **fault: bool) -> None:
+        body = {"version": version, **fault}
+        async with self._http.post(f"{self.admin}/admin/faults/version", json=body) as answer:
+            answer.raise_for_status()
+
     async def roll_back_when_watching(self, ts: str) -> tuple[float, float] | None:
         card = await self.watching(ts)
         if card is None:
@@ -284,3 +313,21 @@ class LoadClient:
         found = [card_state(await self.card(ts)) for ts in cards.values()]
         counts = collections.Counter(found)
         return " ".join(f"{state}×{n}" for state, n in sorted(counts.items(), key=str))
+
+
+def verdict_after(database: Path, since: float) -> float | None:
+    """When the watch reached the first failing ``health.verdict`` at or after ``since``, read
+    from the bot's SQLite file (read-only: the bot keeps writing it)."""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+        rows = connection.execute(
+            "SELECT details FROM audit_events WHERE action = 'health.verdict' "
+            "ORDER BY seq DESC LIMIT 20"
+        ).fetchall()
+    verdicts = [json.loads(details) for (details,) in rows]
+    stamps = [
+        datetime.fromisoformat(v["seen_at"]).timestamp()
+        for v in verdicts
+        if v.get("ok") is False and "seen_at" in v
+    ]
+    after = [stamp for stamp in stamps if stamp >= since]
+    return min(after) if after else None

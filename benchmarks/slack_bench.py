@@ -1,7 +1,8 @@
 """`deploybot serve` under Slack load, measured from outside: acks, answers, Roll back clicks.
 
     python benchmarks/slack_bench.py [--senders 50] [--requests 400] [--deployments 5]
-                                     [--clicks 10] [--starts 3] [--profile FILE]
+                                     [--clicks 10] [--breaches 3] [--starts 3]
+                                     [--profile FILE]
 
 Five processes on loopback: the Azure sandbox (benchmarks/_sandbox.py: the reference system
 plus slotted apps for deployments beyond three), a Slack-compatible API
@@ -29,6 +30,12 @@ serve's settings) and this process, the load generator. Approvals 0, no freezes.
    back and time until the sandbox answers the Traffic Manager PATCH (slot swap for slotted
    apps) after the click, read from the sandbox's ARM request log. Baseline: one raw SDK
    PATCH of the endpoint with its current values, from this process.
+4. Breach → traffic switch, ``--breaches`` times: deploy prod, wait for Watching, make the new
+   version unhealthy in the sandbox, and time from the watch's breach verdict (the
+   ``seen_at`` of its ``health.verdict`` row: when the last failing check had answered, read
+   from the bot's SQLite file) to the Traffic Manager PATCH that follows. The checks'
+   interval and the failures in a row it takes are configuration; this is what the bot adds
+   after them.
 ``--profile FILE``: py-spy samples the serve process during the load (collapsed stacks into
 FILE, the top own-time frames printed); figures taken with it on are slower. Nothing here
 asserts on time: PASS/MISS compares with the targets, and the exit status is 0.
@@ -76,6 +83,7 @@ class Args:
     requests: int = 400
     deployments: int = 5
     clicks: int = 10
+    breaches: int = 3
     starts: int = 3
     profile: Path | None = None
 
@@ -180,6 +188,20 @@ def click_rows(
     return rows
 
 
+def breach_rows(breached: list[float], raw: list[float]) -> list[Row]:
+    if not breached:
+        return [Row("health breach → TM PATCH", "no breach completed")]
+    raw_text = f"raw SDK PATCH median {ms(statistics.median(raw))}" if raw else "no raw PATCH"
+    median = ms(statistics.median(breached))
+    return [
+        Row(
+            f"health breach verdict → TM PATCH ({len(breached)} breaches)",
+            f"median {median}, max {ms(max(breached))}",
+            raw_text,
+        )
+    ]
+
+
 def startup_rows(serve: list[Started], bare: Started) -> list[Row]:
     """Wall and CPU to /healthz (the target's "ready") and to /readyz, median of the starts."""
     rows = []
@@ -253,8 +275,10 @@ async def main(args: Args) -> int:
                         f"bare {rss_mib(bare.proc.pid, 'VmHWM'):.0f} MiB")
                 )  # fmt: skip
                 sequential, wakes = await click_phase(client, args.clicks, notes)
+                breached = await breach_phase(client, args.breaches, folder, notes)
                 raw = await raw_patch(sb.env)
                 rows += click_rows(sequential, together, raw, wakes)
+                rows += breach_rows(breached, raw)
     # Wall times on a shared machine follow its load; CPU seconds much less so.
     notes.append(
         f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
@@ -319,16 +343,39 @@ async def click_phase(
     return switched, first
 
 
+async def breach_phase(
+    client: LoadClient, breaches: int, folder: Path, notes: list[str]
+) -> list[float]:
+    found = []
+    for i in range(1, breaches + 1):
+        version = f"v5.{i}.0"
+        try:
+            card = await client.deploy("prod", version)
+            seconds = await client.breach_when_watching(card, version, folder / "deploybot.db")
+        except (TimeoutError, aiohttp.ClientError) as error:
+            notes.append(f"breach {i}: {type(error).__name__} {str(error)[:100]}")
+            continue
+        if seconds is None:
+            notes.append(f"breach {i}: the deployment ended before it watched")
+            continue
+        found.append(seconds)
+        notes.append(f"breach {i}: the card ended {await client.ended(card)}")
+    return found
+
+
 def parse_args() -> Args:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--senders", type=int, default=Args.senders, help="concurrent senders")
     parser.add_argument("--requests", type=int, default=Args.requests, help="requests per kind")
     parser.add_argument("--deployments", type=int, default=Args.deployments)
     parser.add_argument("--clicks", type=int, default=Args.clicks, help="Roll back clicks to time")
+    parser.add_argument("--breaches", type=int, default=Args.breaches, help="breaches to time")
     parser.add_argument("--starts", type=int, default=Args.starts, help="cold starts to time")
     parser.add_argument("--profile", type=Path, help="py-spy the serve process into FILE")
     ns = parser.parse_args()
-    args = Args(ns.senders, ns.requests, ns.deployments, ns.clicks, ns.starts, ns.profile)
+    args = Args(
+        ns.senders, ns.requests, ns.deployments, ns.clicks, ns.breaches, ns.starts, ns.profile
+    )
     if args.senders < 1 or args.requests < 2 or not 1 <= args.deployments <= 20 or args.starts < 1:
         parser.error("need --senders >= 1, --requests >= 2, --deployments 1..20, --starts >= 1")
     return args
