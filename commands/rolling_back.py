@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from commands import policy
 from commands.config.model import Environment
 from commands.creating import Creation
@@ -115,14 +113,15 @@ class Rollbacks:
         """Tell ``d``, if it is watched (by this replica or another), to roll back now."""
         if d.state != "watching" or not await self.runner.reachable(d.id):
             return False
-        requested = asyncio.ensure_future(
-            audit(
-                self.tools, actor, "rollback.requested", d.environment, d.id, version=d.from_version
-            )
+        # Queued ahead of any row the job writes; the signal does not wait for its commit (a
+        # group commit behind every writer), and the click's answer does.
+        requested = await self.tools.store.audit.queue(
+            actor,
+            "rollback.requested",
+            environment=d.environment,
+            deployment_id=d.id,
+            details={"version": d.from_version},
         )
-        # One turn queues the row ahead of any the job writes; the signal does not wait for
-        # its commit (a group commit behind every writer), and the click's answer does.
-        await asyncio.sleep(0)
         try:
             await self.runner.signal(d.id, ROLLBACK, actor)
         finally:

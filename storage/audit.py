@@ -16,6 +16,7 @@ row's effect on them (e.g. a metric) is visible to anyone who has seen ``append`
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import uuid
@@ -138,6 +139,28 @@ class AuditLog:
         require_text("audit event id", event_id)
         row = _NewRow(event_id, actor, action, environment, deployment_id, details_text)
         return await self._writer.submit(row)
+
+    async def queue(
+        self,
+        actor: str,
+        action: str,
+        *,
+        environment: str | None = None,
+        deployment_id: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> asyncio.Future[AuditEvent]:
+        """``append`` without waiting for the commit: when this returns, the row holds its place
+        ahead of every append called after it; await the future for the commit (and its error).
+
+        For a click or a breach, whose effect (a signal, a traffic switch) should not wait
+        behind a group commit but whose row must come before the rows that effect leads to."""
+        appending = asyncio.ensure_future(
+            self.append(
+                actor, action, environment=environment, deployment_id=deployment_id, details=details
+            )
+        )
+        await asyncio.sleep(0)  # the append's first step runs now: its row is queued
+        return appending
 
     async def _write_batch(self, rows: list[_NewRow]) -> list[AuditEvent]:
         """Chain ``rows`` onto the head and commit them and the new head in one transaction."""

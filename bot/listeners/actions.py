@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -31,7 +30,6 @@ REJECT_VIEW = "deploy.reject_reason"
 class Click:
     deploys: Deploys
     user: str
-    deployment_id: str
     #: As the click read it, before acting: a handler that must judge fresh state reads again.
     deployment: Deployment
     groups: dict[str, frozenset[str]]
@@ -77,24 +75,20 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
 
             async def work() -> dict[str, Any] | None:
                 found = await services.store.deployments.get(deployment_id)
-                received = asyncio.ensure_future(
-                    services.store.audit.append(
-                        user,
-                        "click.received",
-                        environment=found.environment if found else None,
-                        deployment_id=deployment_id or None,
-                        details={"action": body["actions"][0].get("action_id")},
-                    )
+                # Queued ahead of any row the click leads to; the click acts without waiting
+                # for its commit: a Roll back reaches the watching job sooner.
+                received = await services.store.audit.queue(
+                    user,
+                    "click.received",
+                    environment=found.environment if found else None,
+                    deployment_id=deployment_id or None,
+                    details={"action": body["actions"][0].get("action_id")},
                 )
-                # One turn of the loop queues the row (appends keep their calling order), so
-                # it is written before any row the click leads to, and the click acts without
-                # waiting for its commit: a Roll back reaches the watching job sooner.
-                await asyncio.sleep(0)
                 try:
                     if found is None:
                         return answers.message("I don't know that deployment.")
                     groups_ = await groups(found.environment)
-                    click = Click(services.deploys, user, deployment_id, found, groups_, body)
+                    click = Click(services.deploys, user, found, groups_, body)
                     return await handler(click, client)
                 finally:
                     await received
@@ -106,11 +100,11 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
         return listener
 
     async def approve(click: Click, client: AsyncWebClient) -> dict[str, Any] | None:
-        result = await click.deploys.approve(click.user, click.deployment_id, click.groups)
+        result = await click.deploys.approve(click.user, click.deployment.id, click.groups)
         return rendering.click_answer(result)
 
     async def reject(click: Click, client: AsyncWebClient) -> dict[str, Any] | None:
-        found = await click.deploys.may_reject(click.user, click.deployment_id, click.groups)
+        found = await click.deploys.may_reject(click.user, click.deployment.id, click.groups)
         if not isinstance(found, Deployment):
             return rendering.click_answer(found)
         view = rendering.reject_dialog(found)
@@ -199,7 +193,7 @@ def register(app: AsyncApp, settings: Settings, services: Services) -> None:
     def steer(action: Action) -> CardClick:
         async def handler(click: Click, client: AsyncWebClient) -> dict[str, Any] | None:
             result = await click.deploys.steer(
-                click.user, click.deployment_id, action, click.groups
+                click.user, click.deployment.id, action, click.groups
             )
             return rendering.click_answer(result)
 

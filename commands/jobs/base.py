@@ -21,7 +21,7 @@ from commands.jobs.stopping import ShuttingDown
 from commands.jobs.watch import Breach
 from commands.platform.base import Platform
 from commands.platform.errors import PlatformError
-from storage import Deployment, Store
+from storage import AuditEvent, Deployment, Store
 
 BOT = "deploybot"
 # The deployment a coroutine works for, so Azure calls can be audited against it.
@@ -103,6 +103,12 @@ class Job:
     async def audit(self, action: str, actor: str = BOT, **details: Any) -> None:
         await self.tools.store.audit.append(
             actor, action, environment=self.env.name, deployment_id=self.id, details=details
+        )
+
+    async def queue_audit(self, action: str, **details: Any) -> asyncio.Future[AuditEvent]:
+        """``audit`` without waiting for the commit (``AuditLog.queue``)."""
+        return await self.tools.store.audit.queue(
+            BOT, action, environment=self.env.name, deployment_id=self.id, details=details
         )
 
     async def note(self, note: Note) -> None:

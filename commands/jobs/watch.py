@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from commands.config.durations import format_duration
 from commands.jobs.stopping import ShuttingDown, wait_any
@@ -13,6 +12,7 @@ from commands.platform.targets import PRODUCTION
 from commands.probes.azure_monitor import AzureMonitorReader
 from commands.probes.errors import MetricsUnavailable
 from commands.probes.health import check_health
+from storage import AuditEvent
 from storage.timeutil import iso_utc
 
 if TYPE_CHECKING:
@@ -35,19 +35,13 @@ class Breach(Exception):
         detail: str,
         rule: str,
         requested_by: str | None = None,
-        recorded: asyncio.Future[None] | None = None,
+        recorded: asyncio.Future[AuditEvent] | None = None,
     ) -> None:
         super().__init__(detail if requested_by else f"{detail} (rule {rule})")
         self.detail = detail
         self.rule = rule
         self.requested_by = requested_by
         self.recorded = recorded
-
-
-def queued(row: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
-    """An audit row on its way: it takes its place among the job's rows on the loop's next
-    turn (appends keep their calling order), and its commit is awaited after the switch."""
-    return asyncio.ensure_future(row)
 
 
 def rollback_signal(tools: JobTools, deployment_id: str) -> asyncio.Event:
@@ -81,7 +75,7 @@ async def watch(job: Job) -> str:
         )
         failures = 0 if report.ok else failures + 1
         if failures >= FAILURES_IN_A_ROW:
-            verdict = job.audit(
+            verdict = await job.queue_audit(
                 "health.verdict",
                 where="production",
                 ok=False,
@@ -91,7 +85,7 @@ async def watch(job: Job) -> str:
             raise Breach(
                 f"production failed its checks {failures} times in a row: {report.summary()}",
                 "health",
-                recorded=queued(verdict),
+                recorded=verdict,
             )
         try:
             series = await metrics.read(after_switch, started, tools.clock())
@@ -101,7 +95,7 @@ async def watch(job: Job) -> str:
         rate = series.error_rate
         enough = series.requests >= env.canary.rollback.min_requests
         if rate is not None and enough and rate > env.health.max_error_rate:
-            breach = job.audit(
+            breach = await job.queue_audit(
                 "metrics.breach",
                 error_rate=rate,
                 requests=series.requests,
@@ -111,6 +105,6 @@ async def watch(job: Job) -> str:
                 f"error rate {rate:.1%} over {series.requests:.0f} requests "
                 f"> {env.health.max_error_rate:.1%}",
                 "error_rate",
-                recorded=queued(breach),
+                recorded=breach,
             )
     return f"watched {format_duration(until - started)}: {ticks} checks, no breach"
