@@ -103,6 +103,28 @@ def stored(connection: sqlite3.Connection, card: Message) -> tuple[str, list[str
     return state, [_row(action, actor, details) for action, actor, details in rows]
 
 
+async def rolled_back_in_order(prod: Production, card: Message, old: str, first: list[str]) -> None:
+    """The card ends Rolled back with ``old`` served again; after Watching, the committed rows
+    are ``first`` and then the rollback's own, in that order; the chain verifies."""
+    await prod.slack.wait_for(lambda: outcome(card), timeout=60)
+    assert outcome(card) == "Rolled back", card.text
+    assert await prod.sandbox.served_versions("prod") == {old}
+    with contextlib.closing(sqlite3.connect(prod.database)) as connection:
+        state, actions = stored(connection, card)
+    assert state == "rolled_back"
+    after_watching = actions[actions.index("deployment.state watching") + 1 :]
+    expected = [
+        *first,
+        "deployment.state rolling_back",
+        "step.started rollback",
+        "step.done rollback",
+        "deployment.finished rolled_back",
+    ]
+    assert [a for a in after_watching if a in expected] == expected, after_watching
+    code, out = await prod.audit_verify()
+    assert code == 0, out
+
+
 def _row(action: str, actor: str, details: str) -> str:
     shown = json.loads(details)
     if action == "deployment.state":
@@ -129,24 +151,8 @@ async def test_the_patch_goes_out_before_any_row_and_every_row_follows(
         assert state == "watching", state
         assert "rollback.requested U0BOB" not in actions, actions
 
-    await prod.slack.wait_for(lambda: outcome(card), timeout=60)
-    assert outcome(card) == "Rolled back", card.text
-    assert await prod.sandbox.served_versions("prod") == {old}
-    with contextlib.closing(sqlite3.connect(prod.database)) as connection:
-        state, actions = stored(connection, card)
-    assert state == "rolled_back"
-    after_watching = actions[actions.index("deployment.state watching") + 1 :]
-    expected = [
-        "click.received U0BOB",
-        "rollback.requested U0BOB",
-        "deployment.state rolling_back",
-        "step.started rollback",
-        "step.done rollback",
-        "deployment.finished rolled_back",
-    ]
-    assert [a for a in after_watching if a in expected] == expected, after_watching
-    code, out = await prod.audit_verify()
-    assert code == 0, out
+    clicked = ["click.received U0BOB", "rollback.requested U0BOB"]
+    await rolled_back_in_order(prod, card, old, clicked)
 
 
 async def test_a_health_breach_switches_back_while_its_verdict_waits_for_the_database(
@@ -165,23 +171,7 @@ async def test_a_health_breach_switches_back_while_its_verdict_waits_for_the_dat
             assert state == "watching", state
             assert "health.verdict production failed" not in actions, actions
 
-        await prod.slack.wait_for(lambda: outcome(card), timeout=60)
-        assert outcome(card) == "Rolled back", card.text
-        assert await prod.sandbox.served_versions("prod") == {old}
-        with contextlib.closing(sqlite3.connect(prod.database)) as connection:
-            state, actions = stored(connection, card)
-        assert state == "rolled_back"
-        after_watching = actions[actions.index("deployment.state watching") + 1 :]
-        expected = [
-            "health.verdict production failed",
-            "deployment.state rolling_back",
-            "step.started rollback",
-            "step.done rollback",
-            "deployment.finished rolled_back",
-        ]
-        assert [a for a in after_watching if a in expected] == expected, after_watching
-        code, out = await prod.audit_verify()
-        assert code == 0, out
+        await rolled_back_in_order(prod, card, old, ["health.verdict production failed"])
 
 
 async def test_a_roll_back_click_by_someone_who_may_not_change_prod_moves_nothing(
